@@ -1,0 +1,4 @@
+export * from './blob.module';
+export * from './blob.service';
+export * from './entities';
+export * from './migrations';

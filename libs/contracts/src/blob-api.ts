@@ -1,0 +1,57 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * What the gateway and the metadata service may ask of the blob service. Bytes travel as streams:
+ * in-process in the all-in-one shape, over the blob service's internal HTTP port when distributed.
+ */
+export const BLOB_API = Symbol('BLOB_API');
+
+/** An inclusive byte range, as in `Content-Range: <start>-<end>`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface UploadStatus {
+  id: string;
+  repository: string;
+  /** Bytes received so far. */
+  size: number;
+  /** Smallest chunk the service would like (OCI-Chunk-Min-Length); 0 when there is none. */
+  minChunkLength: number;
+}
+
+export interface ChunkRequest {
+  body: Readable;
+  /** From `Content-Range`, when the client sent one; must start at the current size. */
+  range?: ByteRange;
+  /** From `Content-Length`, when the client sent one. */
+  length?: number;
+}
+
+export interface BlobStat {
+  digest: string;
+  size: number;
+}
+
+export interface BlobApi {
+  startUpload(repository: string): Promise<UploadStatus>;
+  /** Raises BLOB_UPLOAD_UNKNOWN for an unknown, finished, cancelled or expired session. */
+  getUpload(repository: string, id: string): Promise<UploadStatus>;
+  /** Raises RANGE_INVALID when the chunk does not continue the upload. */
+  appendUpload(repository: string, id: string, chunk: ChunkRequest): Promise<UploadStatus>;
+  /**
+   * Appends the optional final chunk, verifies `digest` and makes the blob visible atomically.
+   * DIGEST_INVALID on a mismatch (the session is then gone and nothing is stored).
+   */
+  completeUpload(repository: string, id: string, digest: string, chunk?: ChunkRequest): Promise<BlobStat>;
+  cancelUpload(repository: string, id: string): Promise<void>;
+  statBlob(digest: string): Promise<BlobStat | null>;
+  /**
+   * Streams a blob, or the inclusive `range` of it (already clamped to the blob's size by the
+   * caller, who knows the size from the repository link). BLOB_UNKNOWN when the bytes are absent.
+   */
+  openBlob(digest: string, range?: ByteRange): Promise<Readable>;
+  /** Stores small, known content directly (e.g. the schema1 empty layer). */
+  putBlob(digest: string, content: Buffer): Promise<BlobStat>;
+}

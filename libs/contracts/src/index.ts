@@ -1,0 +1,2 @@
+export * from './metadata-api';
+export * from './blob-api';

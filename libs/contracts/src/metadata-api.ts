@@ -1,0 +1,85 @@
+/**
+ * What the gateway (and anyone else) may ask of the metadata service. In the all-in-one shape this
+ * is bound to the in-process MetadataService; in the distributed shape to a NATS client. Both
+ * adapters must honour the same semantics, including raising RegistryError with the spec's codes.
+ */
+export const METADATA_API = Symbol('METADATA_API');
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface ManifestGetRequest {
+  repository: string;
+  /** A tag or a digest, already validated by the gateway. */
+  reference: string;
+  /** The request's Accept header values (each may itself be a comma-separated list). */
+  accept: string[];
+  /** HEAD needs no body; the service may skip loading it. */
+  head: boolean;
+}
+
+export interface ManifestResult {
+  digest: string;
+  mediaType: string;
+  size: number;
+  /** Absent for HEAD. */
+  body?: Buffer;
+}
+
+export interface ManifestPutRequest {
+  repository: string;
+  /** A tag or a digest, already validated by the gateway. */
+  reference: string;
+  contentType: string;
+  body: Buffer;
+}
+
+export interface ManifestPutResult {
+  digest: string;
+  /** The `subject` digest when the manifest has one (answered as `OCI-Subject`). */
+  subject?: string;
+}
+
+export interface ListRequest {
+  /** Page size; undefined means "all" for tags (capped by the service). */
+  n?: number;
+  /** Exclusive lower bound, in byte order. */
+  last?: string;
+}
+
+export interface ListResult {
+  items: string[];
+  /** True when more entries follow the last item returned. */
+  more: boolean;
+}
+
+export interface BlobLink {
+  digest: string;
+  size: number;
+}
+
+export interface MetadataApi {
+  getManifest(req: ManifestGetRequest): Promise<ManifestResult>;
+  putManifest(req: ManifestPutRequest): Promise<ManifestPutResult>;
+  /** By digest: removes the manifest and every tag on it. By tag: removes only the tag. */
+  deleteManifest(repository: string, reference: string): Promise<void>;
+  /** Raises NAME_UNKNOWN when the repository does not exist. */
+  listTags(repository: string, page: ListRequest): Promise<ListResult>;
+  listRepositories(page: ListRequest): Promise<ListResult>;
+  listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]>;
+  /** The blob as linked in this repository, or null. */
+  statBlob(repository: string, digest: string): Promise<BlobLink | null>;
+  linkBlob(repository: string, digest: string, size: number): Promise<void>;
+  /** Raises BLOB_UNKNOWN when the blob is not linked here. */
+  unlinkBlob(repository: string, digest: string): Promise<void>;
+  /**
+   * Links a blob that another repository already links. With `from`, only that repository counts;
+   * without it, any repository does (automatic mount). Null when there is nothing to mount.
+   */
+  mountBlob(repository: string, digest: string, from?: string): Promise<BlobLink | null>;
+}

@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { BLOB_API, METADATA_API, type BlobApi, type MetadataApi } from '@wharf/contracts';
+import { RegistryError, parseRange } from '@wharf/oci';
+import type { Exchange } from '../http/exchange';
+import { etagMatches, methodNotAllowed, requireDigest } from './names';
+
+/** GET / HEAD / DELETE /v2/<name>/blobs/<digest> */
+@Injectable()
+export class BlobsHandler {
+  constructor(
+    @Inject(METADATA_API) private readonly metadata: MetadataApi,
+    @Inject(BLOB_API) private readonly blobs: BlobApi,
+  ) {}
+
+  async handle(x: Exchange, name: string, digest: string): Promise<void> {
+    switch (x.method) {
+      case 'GET':
+      case 'HEAD':
+        return this.get(x, name, requireDigest(digest));
+      case 'DELETE':
+        await this.metadata.unlinkBlob(name, requireDigest(digest));
+        return x.send(202);
+      default:
+        throw methodNotAllowed(x.method);
+    }
+  }
+
+  private async get(x: Exchange, name: string, digest: string): Promise<void> {
+    // The repository link is the access boundary: a blob stored for another repository is unknown here.
+    const link = await this.metadata.statBlob(name, digest);
+    if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+    const etag = `"${digest}"`;
+    const common = {
+      'Docker-Content-Digest': digest,
+      ETag: etag,
+      'Cache-Control': 'max-age=31536000',
+      'Accept-Ranges': 'bytes',
+    };
+    if (etagMatches(x.header('if-none-match'), digest)) return x.send(304, common);
+    const ifRange = x.header('if-range');
+    const range =
+      ifRange && !etagMatches(ifRange, digest) ? undefined : parseRange(x.header('range'), link.size);
+    if (range === 'unsatisfiable') {
+      // RFC 9110 §14.4: a 416 to a byte-range request names the current length, `bytes */<size>`,
+      // as Distribution's ServeContent does; a thrown error could not carry that header.
+      const err = new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size: link.size });
+      return x.json(err.status, { errors: err.errors }, { 'Content-Range': `bytes */${link.size}` });
+    }
+    const headers = { ...common, 'Content-Type': 'application/octet-stream' };
+    if (x.method === 'HEAD' && !range) return x.send(200, { ...headers, 'Content-Length': link.size });
+    const length = range ? range.end - range.start + 1 : link.size;
+    const rangeHeaders = range ? { 'Content-Range': `bytes ${range.start}-${range.end}/${link.size}` } : {};
+    if (x.method === 'HEAD') return x.send(206, { ...headers, ...rangeHeaders, 'Content-Length': length });
+    // An empty blob needs no storage round trip.
+    if (length === 0) return x.send(200, { ...headers, 'Content-Length': 0 });
+    const stream = await this.blobs.openBlob(digest, range ?? undefined);
+    await x.stream(range ? 206 : 200, { ...headers, ...rangeHeaders, 'Content-Length': length }, stream);
+  }
+}

@@ -1,0 +1,70 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { METADATA_API, type MetadataApi } from '@wharf/contracts';
+import { RegistryError, looksLikeDigest, parseReference } from '@wharf/oci';
+import { readLimitedBody } from '../http/body';
+import type { Exchange } from '../http/exchange';
+import { etagMatches, methodNotAllowed } from './names';
+
+/** GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference> */
+@Injectable()
+export class ManifestsHandler {
+  constructor(@Inject(METADATA_API) private readonly metadata: MetadataApi) {}
+
+  async handle(x: Exchange, name: string, reference: string): Promise<void> {
+    const ref = parseReference(reference);
+    if (!ref) {
+      // A malformed digest is the client's error; a name that cannot be a tag is simply not there.
+      if (looksLikeDigest(reference))
+        throw new RegistryError('DIGEST_INVALID', 'invalid digest', { reference });
+      if (x.method === 'PUT') throw new RegistryError('TAG_INVALID', 'invalid tag', { reference });
+      throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
+    }
+    switch (x.method) {
+      case 'GET':
+      case 'HEAD':
+        return this.get(x, name, reference);
+      case 'PUT':
+        return this.put(x, name, reference);
+      case 'DELETE':
+        await this.metadata.deleteManifest(name, reference);
+        return x.send(202);
+      default:
+        throw methodNotAllowed(x.method);
+    }
+  }
+
+  private async get(x: Exchange, name: string, reference: string): Promise<void> {
+    const head = x.method === 'HEAD';
+    const m = await this.metadata.getManifest({
+      repository: name,
+      reference,
+      accept: x.headerValues('accept'),
+      head,
+    });
+    const headers = {
+      'Content-Type': m.mediaType,
+      'Content-Length': m.size,
+      'Docker-Content-Digest': m.digest,
+      ETag: `"${m.digest}"`,
+    };
+    if (etagMatches(x.header('if-none-match'), m.digest)) {
+      return x.send(304, { 'Docker-Content-Digest': m.digest, ETag: headers.ETag });
+    }
+    x.send(200, headers, head ? undefined : m.body);
+  }
+
+  private async put(x: Exchange, name: string, reference: string): Promise<void> {
+    const body = await readLimitedBody(x.req);
+    const result = await this.metadata.putManifest({
+      repository: name,
+      reference,
+      contentType: x.header('content-type') ?? '',
+      body,
+    });
+    x.send(201, {
+      Location: `${x.baseUrl()}/v2/${name}/manifests/${result.digest}`,
+      'Docker-Content-Digest': result.digest,
+      ...(result.subject ? { 'OCI-Subject': result.subject } : {}),
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  BLOB_API,
+  METADATA_API,
+  type BlobApi,
+  type ChunkRequest,
+  type MetadataApi,
+  type UploadStatus,
+} from '@wharf/contracts';
+import { RegistryError, isValidRepositoryName, parseContentRange, parseDigest } from '@wharf/oci';
+import type { Exchange } from '../http/exchange';
+import { methodNotAllowed, requireDigest } from './names';
+
+/** POST /v2/<name>/blobs/uploads/ and GET / HEAD / PATCH / PUT / DELETE on an upload session. */
+@Injectable()
+export class UploadsHandler {
+  constructor(
+    @Inject(METADATA_API) private readonly metadata: MetadataApi,
+    @Inject(BLOB_API) private readonly blobs: BlobApi,
+  ) {}
+
+  async start(x: Exchange, name: string): Promise<void> {
+    if (x.method !== 'POST') throw methodNotAllowed(x.method);
+    const mount = x.query.get('mount');
+    if (mount !== null && parseDigest(mount)) {
+      const from = x.query.get('from');
+      // An unusable `from` is ignored, as in Distribution: the client just gets an upload session.
+      if (from === null || isValidRepositoryName(from)) {
+        const linked = await this.metadata.mountBlob(name, mount, from ?? undefined);
+        if (linked) return this.created(x, name, linked.digest);
+      }
+    }
+    const digest = x.query.get('digest');
+    if (digest !== null && mount === null) {
+      requireDigest(digest);
+      // Single-request monolithic upload: the body is the whole blob.
+      const session = await this.blobs.startUpload(name);
+      let blob;
+      try {
+        blob = await this.blobs.completeUpload(name, session.id, digest, this.chunk(x, false));
+      } catch (e) {
+        // The client never learnt this session's id, so nobody could resume or cancel it: without
+        // this, a failed single POST (unsupported algorithm, short body) leaves bytes behind until
+        // the TTL purge. A digest mismatch has already discarded it, hence the ignored failure.
+        await this.blobs.cancelUpload(name, session.id).catch(() => undefined);
+        throw e;
+      }
+      await this.metadata.linkBlob(name, blob.digest, blob.size);
+      return this.created(x, name, blob.digest);
+    }
+    const session = await this.blobs.startUpload(name);
+    return this.session(x, 202, session);
+  }
+
+  async handle(x: Exchange, name: string, id: string): Promise<void> {
+    switch (x.method) {
+      case 'GET':
+      case 'HEAD':
+        return this.session(x, 204, await this.blobs.getUpload(name, id));
+      case 'PATCH':
+        return this.session(x, 202, await this.blobs.appendUpload(name, id, this.chunk(x, true)));
+      case 'PUT': {
+        const digest = x.query.get('digest');
+        if (digest === null) throw new RegistryError('DIGEST_INVALID', 'digest missing', { id });
+        requireDigest(digest);
+        const chunk = x.hasBody() ? this.chunk(x, true) : undefined;
+        const blob = await this.blobs.completeUpload(name, id, digest, chunk);
+        await this.metadata.linkBlob(name, blob.digest, blob.size);
+        return this.created(x, name, blob.digest);
+      }
+      case 'DELETE':
+        await this.blobs.cancelUpload(name, id);
+        return x.send(204, { 'Docker-Upload-UUID': id });
+      default:
+        throw methodNotAllowed(x.method);
+    }
+  }
+
+  private chunk(x: Exchange, withRange: boolean): ChunkRequest {
+    const header = x.header('content-range');
+    let range;
+    if (withRange && header !== undefined) {
+      range = parseContentRange(header);
+      if (!range)
+        throw new RegistryError('RANGE_INVALID', 'malformed Content-Range', { 'Content-Range': header });
+    }
+    return { body: x.req, range: range ?? undefined, length: x.contentLength() };
+  }
+
+  private created(x: Exchange, name: string, digest: string): void {
+    x.send(201, { Location: `${x.baseUrl()}/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+  }
+
+  private session(x: Exchange, status: number, s: UploadStatus): void {
+    x.send(status, {
+      Location: `${x.baseUrl()}/v2/${s.repository}/blobs/uploads/${s.id}`,
+      // Inclusive end of the bytes received; Distribution answers "0-0" for an empty upload too.
+      Range: `0-${Math.max(0, s.size - 1)}`,
+      'Docker-Upload-UUID': s.id,
+      ...(s.minChunkLength ? { 'OCI-Chunk-Min-Length': s.minChunkLength } : {}),
+    });
+  }
+}

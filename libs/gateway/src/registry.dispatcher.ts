@@ -1,0 +1,58 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Injectable, Logger } from '@nestjs/common';
+import { RegistryError } from '@wharf/oci';
+import { Exchange } from './http/exchange';
+import { BlobsHandler } from './handlers/blobs.handler';
+import { ListingsHandler } from './handlers/listings.handler';
+import { ManifestsHandler } from './handlers/manifests.handler';
+import { methodNotAllowed, requireName } from './handlers/names';
+import { UploadsHandler } from './handlers/uploads.handler';
+import { matchRoute, type Route } from './router';
+
+/** Routes a /v2 request to its resource handler and turns every failure into the spec's envelope. */
+@Injectable()
+export class RegistryDispatcher {
+  private readonly log = new Logger('Registry');
+
+  constructor(
+    private readonly blobs: BlobsHandler,
+    private readonly uploads: UploadsHandler,
+    private readonly manifests: ManifestsHandler,
+    private readonly listings: ListingsHandler,
+  ) {}
+
+  async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const x = new Exchange(req, res);
+    try {
+      const route = matchRoute(x.path);
+      if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { path: x.path }, 404);
+      await this.route(x, route);
+    } catch (e) {
+      x.error(e, (err) =>
+        this.log.error(`${x.method} ${x.path} failed: ${(err as Error)?.stack ?? String(err)}`),
+      );
+    }
+  }
+
+  private route(x: Exchange, route: Route): Promise<void> | void {
+    switch (route.kind) {
+      case 'base':
+        if (x.method !== 'GET' && x.method !== 'HEAD') throw methodNotAllowed(x.method);
+        return x.json(200, {});
+      case 'catalog':
+        return this.listings.catalog(x);
+      case 'tags':
+        return this.listings.tags(x, requireName(route.name));
+      case 'manifest':
+        return this.manifests.handle(x, requireName(route.name), route.reference);
+      case 'blob':
+        return this.blobs.handle(x, requireName(route.name), route.digest);
+      case 'uploads':
+        return this.uploads.start(x, requireName(route.name));
+      case 'upload':
+        return this.uploads.handle(x, requireName(route.name), route.id);
+      case 'referrers':
+        return this.listings.referrers(x, requireName(route.name), route.digest);
+    }
+  }
+}

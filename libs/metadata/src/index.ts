@@ -1,0 +1,4 @@
+export * from './metadata.module';
+export * from './metadata.service';
+export * from './entities';
+export * from './migrations';

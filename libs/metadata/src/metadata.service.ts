@@ -1,0 +1,428 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import type { DataSource, EntityManager } from 'typeorm';
+import type {
+  BlobLink,
+  Descriptor,
+  ListRequest,
+  ListResult,
+  ManifestGetRequest,
+  ManifestPutRequest,
+  ManifestPutResult,
+  ManifestResult,
+  MetadataApi,
+} from '@wharf/contracts';
+import {
+  RegistryError,
+  blobReferences,
+  childManifests,
+  negotiate,
+  parseAccept,
+  parseManifest,
+  parseReference,
+  selectPlatform,
+  sha256,
+  type AcceptSet,
+} from '@wharf/oci';
+
+export const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
+
+/**
+ * The seam for the schema2 → schema1 rewrite (PROTOCOL.md §3.4). Without a rewriter, a schema2
+ * manifest is served as stored, as Distribution 3 does.
+ */
+export const SCHEMA1_REWRITER = Symbol('SCHEMA1_REWRITER');
+export interface Schema1Rewriter {
+  rewrite(input: { repository: string; tag: string; manifest: StoredManifest }): Promise<ManifestResult>;
+}
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  body?: Buffer;
+}
+
+/** Hard cap on a tags list without `n`, so one request cannot pull a whole table into memory. */
+const TAGS_UNPAGED_MAX = 100_000;
+const CATALOG_DEFAULT_PAGE = 100;
+
+interface ManifestRow {
+  digest: string;
+  media_type: string;
+  size: number;
+  body: Buffer | null;
+}
+
+@Injectable()
+export class MetadataService implements MetadataApi {
+  constructor(
+    @Inject(METADATA_DATA_SOURCE) private readonly ds: DataSource,
+    @Optional() @Inject(SCHEMA1_REWRITER) private readonly schema1?: Schema1Rewriter,
+  ) {}
+
+  async getManifest(req: ManifestGetRequest): Promise<ManifestResult> {
+    const ref = parseReference(req.reference);
+    if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference: req.reference });
+    const accept = parseAccept(req.accept);
+    if (ref.kind === 'digest') {
+      // By digest the stored bytes are always the answer; no negotiation can change them.
+      const row = await this.findByDigest(req.repository, ref.digest, !req.head);
+      if (!row) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: ref.digest });
+      return toResult(row);
+    }
+    const row = await this.findByTag(req.repository, ref.tag, !req.head);
+    if (!row) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
+    return this.negotiateTagged(req, ref.tag, row, accept);
+  }
+
+  private async negotiateTagged(
+    req: ManifestGetRequest,
+    tag: string,
+    row: ManifestRow,
+    accept: AcceptSet,
+  ): Promise<ManifestResult> {
+    const decision = negotiate(row.media_type, true, accept);
+    switch (decision.action) {
+      case 'serve':
+        return toResult(row);
+      case 'not-found':
+        throw new RegistryError('MANIFEST_UNKNOWN', decision.message, { tag });
+      case 'schema1': {
+        if (!this.schema1) return toResult(row);
+        const full = row.body ? row : await this.findByDigest(req.repository, row.digest, true);
+        if (!full) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag });
+        return this.schema1.rewrite({ repository: req.repository, tag, manifest: toStored(full) });
+      }
+      case 'select-platform': {
+        const list = row.body ? row : await this.findByDigest(req.repository, row.digest, true);
+        const parsed = list?.body ? parseManifest(list.media_type, list.body) : undefined;
+        const chosen = parsed ? selectPlatform(parsed.manifests) : undefined;
+        if (!chosen) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag });
+        const child = await this.findByDigest(req.repository, chosen.digest, !req.head);
+        if (!child) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: chosen.digest });
+        // The child must not lead to another platform selection: an index of indexes is served as is.
+        const childDecision = negotiate(child.media_type, true, accept);
+        if (childDecision.action === 'schema1') return this.negotiateTagged(req, tag, child, accept);
+        return toResult(child);
+      }
+    }
+  }
+
+  async putManifest(req: ManifestPutRequest): Promise<ManifestPutResult> {
+    const digest = sha256(req.body);
+    const ref = parseReference(req.reference);
+    if (!ref) throw new RegistryError('TAG_INVALID', undefined, { reference: req.reference });
+    if (ref.kind === 'digest' && ref.digest !== digest) {
+      throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the digest in the URL', {
+        expected: ref.digest,
+        actual: digest,
+      });
+    }
+    const manifest = parseManifest(req.contentType, req.body);
+    const blobs = blobReferences(manifest);
+    const children = childManifests(manifest);
+    const artifactType =
+      manifest.artifactType ?? (manifest.kind === 'image' ? manifest.config?.mediaType : undefined) ?? null;
+    const repositoryId = await this.ensureRepository(req.repository);
+
+    await this.ds.transaction(async (em) => {
+      // FOR SHARE keeps a concurrent blob unlink or manifest delete from slipping in between the
+      // check and the insert: a manifest is visible only with everything it references linked.
+      const missing = [
+        ...(await missingFrom(em, 'blob_links', repositoryId, blobs)),
+        ...(await missingFrom(em, 'manifests', repositoryId, children)),
+      ];
+      if (missing.length) {
+        throw RegistryError.many(
+          missing.map((d) => ({
+            code: 'MANIFEST_BLOB_UNKNOWN' as const,
+            message: 'blob unknown to registry',
+            detail: { digest: d },
+          })),
+        );
+      }
+      await em.query(
+        `INSERT INTO metadata.manifests
+           (repository_id, digest, media_type, artifact_type, size, body, config_digest, subject_digest, annotations)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (repository_id, digest) DO NOTHING`,
+        [
+          repositoryId,
+          digest,
+          manifest.mediaType,
+          artifactType,
+          req.body.length,
+          req.body,
+          manifest.config?.digest ?? null,
+          manifest.subject?.digest ?? null,
+          manifest.annotations ? JSON.stringify(jsonbSafe(manifest.annotations)) : null,
+        ],
+      );
+      if (blobs.length) {
+        await em.query(
+          `INSERT INTO metadata.manifest_blobs (repository_id, manifest_digest, blob_digest)
+           SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
+          [repositoryId, digest, blobs],
+        );
+      }
+      if (children.length) {
+        await em.query(
+          `INSERT INTO metadata.manifest_children (repository_id, parent_digest, child_digest)
+           SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
+          [repositoryId, digest, children],
+        );
+      }
+      if (ref.kind === 'tag') {
+        await em.query(
+          `INSERT INTO metadata.tags (repository_id, name, manifest_digest, updated_at)
+           VALUES ($1, $2, $3, now())
+           ON CONFLICT (repository_id, name) DO UPDATE SET manifest_digest = EXCLUDED.manifest_digest, updated_at = now()`,
+          [repositoryId, ref.tag, digest],
+        );
+      }
+    });
+    return { digest, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
+  }
+
+  async deleteManifest(repository: string, reference: string): Promise<void> {
+    const ref = parseReference(reference);
+    if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
+    // Tags and reference rows go with the manifest (ON DELETE CASCADE); a tag delete removes only the tag.
+    const rows: unknown[] =
+      ref.kind === 'digest'
+        ? await this.ds.query(
+            `DELETE FROM metadata.manifests m USING metadata.repositories r
+             WHERE r.id = m.repository_id AND r.name = $1 AND m.digest = $2 RETURNING m.digest`,
+            [repository, ref.digest],
+          )
+        : await this.ds.query(
+            `DELETE FROM metadata.tags t USING metadata.repositories r
+             WHERE r.id = t.repository_id AND r.name = $1 AND t.name = $2 RETURNING t.name`,
+            [repository, ref.tag],
+          );
+    if (!rowCount(rows)) {
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        undefined,
+        ref.kind === 'digest' ? { digest: ref.digest } : { tag: ref.tag },
+      );
+    }
+  }
+
+  async listTags(repository: string, page: ListRequest): Promise<ListResult> {
+    // A repository exists for the tags list when it holds a manifest, as for the catalog: a row made
+    // by a blob upload or by a manifest PUT that was then refused is not one (Distribution: 404).
+    const repo: { id: string }[] = await this.ds.query(
+      `SELECT r.id FROM metadata.repositories r WHERE r.name = $1
+         AND EXISTS (SELECT 1 FROM metadata.manifests m WHERE m.repository_id = r.id)`,
+      [repository],
+    );
+    if (!repo.length) throw new RegistryError('NAME_UNKNOWN', undefined, { name: repository });
+    const limit = page.n ?? TAGS_UNPAGED_MAX;
+    if (limit === 0) return { items: [], more: false };
+    const rows: { name: string }[] = await this.ds.query(
+      `SELECT name FROM metadata.tags WHERE repository_id = $1 AND ($2::text IS NULL OR name > $2)
+       ORDER BY name LIMIT $3`,
+      [repo[0].id, textBound(page.last), limit + 1],
+    );
+    return pageOf(
+      rows.map((r) => r.name),
+      limit,
+    );
+  }
+
+  async listRepositories(page: ListRequest): Promise<ListResult> {
+    const limit = page.n ?? CATALOG_DEFAULT_PAGE;
+    if (limit === 0) return { items: [], more: false };
+    // Only repositories with at least one manifest, like Distribution (blobs alone are not a repository).
+    const rows: { name: string }[] = await this.ds.query(
+      `SELECT r.name FROM metadata.repositories r
+       WHERE ($1::text IS NULL OR r.name > $1)
+         AND EXISTS (SELECT 1 FROM metadata.manifests m WHERE m.repository_id = r.id)
+       ORDER BY r.name LIMIT $2`,
+      [textBound(page.last), limit + 1],
+    );
+    return pageOf(
+      rows.map((r) => r.name),
+      limit,
+    );
+  }
+
+  async listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+    // No media type contains NUL, and Postgres text cannot hold one: such a filter matches nothing.
+    if (artifactType?.includes('\0')) return [];
+    const rows: {
+      digest: string;
+      media_type: string;
+      size: number;
+      artifact_type: string | null;
+      annotations: Record<string, string> | null;
+    }[] = await this.ds.query(
+      `SELECT m.digest, m.media_type, m.size, m.artifact_type, m.annotations
+       FROM metadata.manifests m JOIN metadata.repositories r ON r.id = m.repository_id
+       WHERE r.name = $1 AND m.subject_digest = $2 AND ($3::text IS NULL OR m.artifact_type = $3)
+       ORDER BY m.created_at, m.digest`,
+      [repository, digest, artifactType ?? null],
+    );
+    return rows.map((r) => ({
+      mediaType: r.media_type,
+      digest: r.digest,
+      size: Number(r.size),
+      ...(r.artifact_type ? { artifactType: r.artifact_type } : {}),
+      ...(r.annotations ? { annotations: r.annotations } : {}),
+    }));
+  }
+
+  async statBlob(repository: string, digest: string): Promise<BlobLink | null> {
+    const rows: { size: string }[] = await this.ds.query(
+      `SELECT bl.size FROM metadata.blob_links bl JOIN metadata.repositories r ON r.id = bl.repository_id
+       WHERE r.name = $1 AND bl.digest = $2`,
+      [repository, digest],
+    );
+    return rows.length ? { digest, size: Number(rows[0].size) } : null;
+  }
+
+  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
+    const repositoryId = await this.ensureRepository(repository);
+    await this.ds.query(
+      `INSERT INTO metadata.blob_links (repository_id, digest, size) VALUES ($1, $2, $3)
+       ON CONFLICT (repository_id, digest) DO NOTHING`,
+      [repositoryId, digest, size],
+    );
+  }
+
+  async unlinkBlob(repository: string, digest: string): Promise<void> {
+    const rows = await this.ds.query(
+      `DELETE FROM metadata.blob_links bl USING metadata.repositories r
+       WHERE r.id = bl.repository_id AND r.name = $1 AND bl.digest = $2 RETURNING bl.digest`,
+      [repository, digest],
+    );
+    if (!rowCount(rows)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+  }
+
+  async mountBlob(repository: string, digest: string, from?: string): Promise<BlobLink | null> {
+    const rows: { size: string }[] = await this.ds.query(
+      `SELECT bl.size FROM metadata.blob_links bl JOIN metadata.repositories r ON r.id = bl.repository_id
+       WHERE bl.digest = $1 AND ($2::text IS NULL OR r.name = $2) LIMIT 1`,
+      [digest, from ?? null],
+    );
+    if (!rows.length) return null;
+    const size = Number(rows[0].size);
+    await this.linkBlob(repository, digest, size);
+    return { digest, size };
+  }
+
+  /** Repository ids are created on first write; outside any transaction so racing pushes never deadlock. */
+  private async ensureRepository(name: string): Promise<string> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const found: { id: string }[] = await this.ds.query(
+        'SELECT id FROM metadata.repositories WHERE name = $1',
+        [name],
+      );
+      if (found.length) return found[0].id;
+      const inserted: { id: string }[] = await this.ds.query(
+        'INSERT INTO metadata.repositories (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id',
+        [name],
+      );
+      if (inserted.length) return inserted[0].id;
+    }
+    throw new Error(`repository ${name} could not be created`);
+  }
+
+  private async findByTag(
+    repository: string,
+    tag: string,
+    withBody: boolean,
+  ): Promise<ManifestRow | undefined> {
+    const rows: ManifestRow[] = await this.ds.query(
+      `SELECT m.digest, m.media_type, m.size, CASE WHEN $3 THEN m.body END AS body
+       FROM metadata.repositories r
+       JOIN metadata.tags t ON t.repository_id = r.id
+       JOIN metadata.manifests m ON m.repository_id = t.repository_id AND m.digest = t.manifest_digest
+       WHERE r.name = $1 AND t.name = $2`,
+      [repository, tag, withBody],
+    );
+    return rows[0];
+  }
+
+  private async findByDigest(
+    repository: string,
+    digest: string,
+    withBody: boolean,
+  ): Promise<ManifestRow | undefined> {
+    const rows: ManifestRow[] = await this.ds.query(
+      `SELECT m.digest, m.media_type, m.size, CASE WHEN $3 THEN m.body END AS body
+       FROM metadata.repositories r JOIN metadata.manifests m ON m.repository_id = r.id
+       WHERE r.name = $1 AND m.digest = $2`,
+      [repository, digest, withBody],
+    );
+    return rows[0];
+  }
+}
+
+async function missingFrom(
+  em: EntityManager,
+  table: 'blob_links' | 'manifests',
+  repositoryId: string,
+  digests: string[],
+): Promise<string[]> {
+  if (!digests.length) return [];
+  const rows: { digest: string }[] = await em.query(
+    `SELECT digest FROM metadata.${table} WHERE repository_id = $1 AND digest = ANY($2::text[]) FOR SHARE`,
+    [repositoryId, digests],
+  );
+  const present = new Set(rows.map((r) => r.digest));
+  return digests.filter((d) => !present.has(d));
+}
+
+/** TypeORM returns `[rows, count]` for DELETE ... RETURNING on postgres. */
+function rowCount(result: unknown): number {
+  if (
+    Array.isArray(result) &&
+    result.length === 2 &&
+    Array.isArray(result[0]) &&
+    typeof result[1] === 'number'
+  ) {
+    return result[1];
+  }
+  return Array.isArray(result) ? result.length : 0;
+}
+
+/**
+ * A pagination bound for a text column. Postgres text cannot hold NUL, so a client's `last` with one
+ * would fail the query. No name contains NUL and NUL sorts before every other byte, so "after
+ * `a\0b`" is exactly "after `a`": cutting at the first NUL keeps the meaning.
+ */
+function textBound(last: string | undefined): string | null {
+  if (last === undefined) return null;
+  const nul = last.indexOf('\0');
+  return nul < 0 ? last : last.slice(0, nul);
+}
+
+/**
+ * Annotations as jsonb can hold: jsonb rejects `\u0000` and lone surrogates, which JSON text (and
+ * so a pushed manifest) may contain. Both become U+FFFD, as Go's JSON decoder does for lone
+ * surrogates; only the referrers listing shows the result, the stored manifest bytes stay exact.
+ */
+function jsonbSafe(annotations: Record<string, string>): Record<string, string> {
+  // With the `u` flag a paired surrogate is one code point, so \p{Cs} matches only lone ones.
+  const clean = (v: string): string => v.replace(/[\0\p{Cs}]/gu, '\uFFFD');
+  return Object.fromEntries(Object.entries(annotations).map(([k, v]) => [clean(k), clean(v)]));
+}
+
+function pageOf(items: string[], limit: number): ListResult {
+  return items.length > limit ? { items: items.slice(0, limit), more: true } : { items, more: false };
+}
+
+function toStored(row: ManifestRow): StoredManifest {
+  return {
+    digest: row.digest,
+    mediaType: row.media_type,
+    size: Number(row.size),
+    body: row.body ?? undefined,
+  };
+}
+
+function toResult(row: ManifestRow): ManifestResult {
+  return toStored(row);
+}

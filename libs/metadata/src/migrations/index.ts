@@ -1,0 +1,4 @@
+import { MetadataInit1764320000000 } from './1764320000000-init';
+
+/** In order. Each one stays compatible with the release before it (rolling upgrades). */
+export const METADATA_MIGRATIONS = [MetadataInit1764320000000];

@@ -1,0 +1,13 @@
+export * from './errors';
+export * from './media-types';
+export * from './grammar';
+export * from './digest';
+export * from './reference';
+export type { Descriptor, Platform } from './descriptor';
+export { parseDescriptor } from './descriptor';
+export * from './manifest';
+export * from './negotiation';
+export * from './http-ranges';
+export * from './pagination';
+export * from './duration';
+// export * from './schema1';

@@ -1,0 +1,63 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Driver-specific, JSON-serialisable state of an upload in progress (file path, multipart upload
+ * id and parts, ...). The blob service persists it in Postgres so that any replica can continue.
+ */
+export type UploadHandle = { readonly driver: string } & Record<string, unknown>;
+
+export interface StoredBlob {
+  size: number;
+}
+
+/**
+ * The storage port. Blobs are content addressed (`sha256:<hex>`), written once through an upload
+ * and then immutable. Every driver must pass `runBlobDriverSuite` (libs/storage/src/testing).
+ *
+ * Drivers do not verify digests: the blob service does, before it commits. They do validate every
+ * digest, id and handle before it reaches a path or key, rejecting with `InvalidStorageKeyError`.
+ * Every stream in or out is consumed with backpressure; no method holds a whole blob in memory.
+ */
+export interface BlobDriver {
+  readonly name: string;
+
+  /** Opens a new, empty upload. `id` is unique (a UUID). */
+  createUpload(id: string): Promise<UploadHandle>;
+  /**
+   * Writes `data` at `offset`, which is the number of bytes accepted so far. Bytes a crashed
+   * earlier append may have left past `offset` must be overwritten/ignored, never kept. Resolves
+   * with the (possibly updated) handle and the number of bytes written, once they are durable.
+   * Rejects (and nothing past `offset` counts as accepted) when `data` errors.
+   */
+  appendUpload(
+    handle: UploadHandle,
+    offset: number,
+    data: Readable,
+  ): Promise<{ handle: UploadHandle; written: number }>;
+  /**
+   * Reads the first `size` bytes of an upload (used to re-hash when no hash state survived).
+   * Fails when the upload is gone (committed or aborted).
+   */
+  readUpload(handle: UploadHandle, size: number): Promise<Readable>;
+  /**
+   * Makes the first `size` bytes of the upload the content of `digest`, atomically: a reader sees
+   * either no blob or the whole blob. If the blob already exists, the upload is discarded and the
+   * existing blob kept. The handle is unusable afterwards. Concurrent commits of the same digest
+   * all succeed and leave one blob.
+   */
+  commitUpload(handle: UploadHandle, size: number, digest: string): Promise<void>;
+  /** Discards an upload and its bytes. Idempotent. */
+  abortUpload(handle: UploadHandle): Promise<void>;
+
+  /** Stores known, small content directly (idempotent). */
+  putBlob(digest: string, content: Buffer): Promise<void>;
+  stat(digest: string): Promise<StoredBlob | null>;
+  /**
+   * Reads a blob, or the inclusive range [start, end] of it (0 <= start <= end < size; the caller
+   * checks a client's Range against `stat` first). Rejects with `code === 'ENOENT'` when the blob
+   * is absent, and rejects a range outside the blob.
+   */
+  read(digest: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Removes a blob. Idempotent; readers that already hold a stream may finish it. */
+  delete(digest: string): Promise<void>;
+}

@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BlobDriver, StoredBlob, UploadHandle } from '../driver';
+import { InvalidStorageKeyError } from '../errors';
+import { assertUploadId, FilesystemLayout } from './paths';
+
+const DRIVER_NAME = 'filesystem';
+// Large reads cut syscalls and event-loop turns per GiB served; still a bounded cost per stream.
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+
+interface FilesystemUploadHandle extends UploadHandle {
+  readonly driver: typeof DRIVER_NAME;
+  // Only the id is persisted, never a path: the handle comes back from the database, and a path in
+  // it would both escape validation and break when the data directory moves.
+  readonly id: string;
+}
+
+/**
+ * Stores blobs as files under a root directory (layout in ./paths.ts). Visibility is atomic
+ * through rename(2) within one filesystem; every write is fsynced before it is acknowledged.
+ */
+export class FilesystemDriver implements BlobDriver {
+  readonly name = DRIVER_NAME;
+  private readonly layout: FilesystemLayout;
+
+  constructor(root: string) {
+    this.layout = new FilesystemLayout(root);
+  }
+
+  async createUpload(id: string): Promise<UploadHandle> {
+    const file = this.layout.uploadPath(id);
+    const created = await mkdir(this.layout.uploadsDir, { recursive: true });
+    // 'wx': ids are unique, so an existing file means a reused id; never truncate someone's upload.
+    await (await open(file, 'wx')).close();
+    await this.syncNewDirs(this.layout.uploadsDir, created);
+    await syncDir(this.layout.uploadsDir);
+    const handle: FilesystemUploadHandle = { driver: DRIVER_NAME, id };
+    return handle;
+  }
+
+  async appendUpload(
+    handle: UploadHandle,
+    offset: number,
+    data: Readable,
+  ): Promise<{ handle: UploadHandle; written: number }> {
+    const file = this.uploadFile(handle);
+    assertCount('offset', offset);
+    const { size: length } = await stat(file);
+    if (length < offset) {
+      // Writing would leave a hole of zeros that the caller believes holds accepted bytes.
+      throw new RangeError(`append at offset ${offset} past the ${length} bytes stored`);
+    }
+    const out = createWriteStream(file, { flags: 'r+', start: offset });
+    await pipeline(data, out);
+    const written = out.bytesWritten;
+    const fh = await open(file, 'r+');
+    try {
+      // Bytes that a crashed earlier append left past the new end must not survive.
+      await fh.truncate(offset + written);
+      // The caller records the new offset once we resolve; the bytes must outlive a crash by then.
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    return { handle, written };
+  }
+
+  async readUpload(handle: UploadHandle, size: number): Promise<Readable> {
+    const file = this.uploadFile(handle);
+    assertCount('size', size);
+    return openRange(file, size, size === 0 ? null : { start: 0, end: size - 1 });
+  }
+
+  async commitUpload(handle: UploadHandle, size: number, digest: string): Promise<void> {
+    const file = this.uploadFile(handle);
+    const target = this.layout.blobPath(digest);
+    assertCount('size', size);
+    let fh: FileHandle;
+    try {
+      fh = await open(file, 'r+');
+    } catch (err) {
+      // A retried commit whose first attempt got as far as the rename has nothing left to do.
+      if (isCode(err, 'ENOENT') && (await this.stat(digest))?.size === size) return;
+      throw err;
+    }
+    try {
+      const { size: length } = await fh.stat();
+      if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
+      await fh.truncate(size);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await this.publish(file, target);
+  }
+
+  async abortUpload(handle: UploadHandle): Promise<void> {
+    await unlinkIfPresent(this.uploadFile(handle));
+  }
+
+  async putBlob(digest: string, content: Buffer): Promise<void> {
+    const target = this.layout.blobPath(digest);
+    if (await exists(target)) return;
+    const created = await mkdir(this.layout.tmpDir, { recursive: true });
+    await this.syncNewDirs(this.layout.tmpDir, created);
+    const tmp = this.layout.tmpPath(randomUUID());
+    try {
+      const fh = await open(tmp, 'wx');
+      try {
+        await fh.writeFile(content);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.publish(tmp, target);
+    } catch (err) {
+      await unlinkIfPresent(tmp);
+      throw err;
+    }
+  }
+
+  async stat(digest: string): Promise<StoredBlob | null> {
+    try {
+      const s = await stat(this.layout.blobPath(digest));
+      return { size: s.size };
+    } catch (err) {
+      if (isCode(err, 'ENOENT', 'ENOTDIR')) return null;
+      throw err;
+    }
+  }
+
+  async read(digest: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.layout.blobPath(digest);
+    if (range) {
+      assertCount('range start', range.start);
+      assertCount('range end', range.end);
+      if (range.end < range.start) throw new RangeError(`range end ${range.end} before start ${range.start}`);
+    }
+    return openRange(file, null, range ?? null);
+  }
+
+  async delete(digest: string): Promise<void> {
+    const file = this.layout.blobPath(digest);
+    await unlinkIfPresent(file);
+    try {
+      await rmdir(path.dirname(file));
+    } catch (err) {
+      // ENOTEMPTY: a concurrent commit already put the blob back; it wins.
+      if (!isCode(err, 'ENOENT', 'ENOTEMPTY')) throw err;
+    }
+  }
+
+  private uploadFile(handle: UploadHandle): string {
+    if (handle === null || typeof handle !== 'object' || handle.driver !== DRIVER_NAME) {
+      throw new InvalidStorageKeyError('upload handle', handle);
+    }
+    const id = handle['id'];
+    assertUploadId(id);
+    return this.layout.uploadPath(id);
+  }
+
+  /** Moves a complete, fsynced file to `target` atomically, or drops it when `target` exists. */
+  private async publish(source: string, target: string): Promise<void> {
+    const dir = path.dirname(target);
+    // A concurrent delete of the same digest may remove the directory between mkdir and rename.
+    for (let attempt = 0; ; attempt++) {
+      if (await exists(target)) {
+        await unlinkIfPresent(source);
+        return;
+      }
+      const created = await mkdir(dir, { recursive: true });
+      try {
+        // Two commits racing past the exists() check both rename; content is identical (same digest),
+        // readers see one whole file or the other, and one copy remains.
+        await rename(source, target);
+      } catch (err) {
+        if (isCode(err, 'ENOENT') && attempt < 3 && (await exists(source))) continue;
+        throw err;
+      }
+      await this.syncNewDirs(dir, created);
+      await syncDir(dir);
+      return;
+    }
+  }
+
+  /** fsyncs the parents of directories that `mkdir -p` created, so they survive a crash too. */
+  private async syncNewDirs(dir: string, firstCreated: string | undefined): Promise<void> {
+    if (firstCreated === undefined) return;
+    const stop = path.dirname(firstCreated);
+    for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+      await syncDir(d);
+      if (d === stop || d === path.dirname(d)) return;
+    }
+  }
+}
+
+/**
+ * Opens the file first so that absence rejects the promise (a stream would only fail later), and
+ * so the returned stream keeps reading the same inode even if the blob is deleted meanwhile.
+ */
+async function openRange(
+  file: string,
+  minLength: number | null,
+  range: { start: number; end: number } | null,
+): Promise<Readable> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (minLength !== null && size < minLength) {
+      throw new RangeError(`read of ${minLength} bytes but the upload holds ${size}`);
+    }
+    if (range && range.end >= size) {
+      throw new RangeError(`range ${range.start}-${range.end} outside ${size} bytes`);
+    }
+    if (minLength === 0) {
+      await fh.close();
+      return Readable.from([], { objectMode: false });
+    }
+    return fh.createReadStream({ ...(range ?? {}), highWaterMark: READ_HIGH_WATER_MARK });
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  let fh: FileHandle;
+  try {
+    fh = await open(dir, 'r');
+  } catch (err) {
+    // Some platforms (Windows) cannot open a directory for fsync; rename is all they offer.
+    if (isCode(err, 'EISDIR', 'EPERM', 'EACCES')) return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    if (!isCode(err, 'EINVAL', 'EPERM', 'EBADF')) throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if (isCode(err, 'ENOENT', 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
+async function unlinkIfPresent(file: string): Promise<void> {
+  try {
+    await unlink(file);
+  } catch (err) {
+    if (!isCode(err, 'ENOENT', 'ENOTDIR')) throw err;
+  }
+}
+
+function assertCount(what: string, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${what} must be a non-negative integer: ${n}`);
+}
+
+function isCode(err: unknown, ...codes: string[]): boolean {
+  return (
+    typeof err === 'object' && err !== null && codes.includes((err as { code?: unknown }).code as string)
+  );
+}

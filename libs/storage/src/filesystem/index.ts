@@ -1,0 +1,2 @@
+export { FilesystemDriver } from './filesystem.driver';
+export { FilesystemLayout, parseDigest, type ParsedDigest } from './paths';

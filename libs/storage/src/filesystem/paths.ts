@@ -1,0 +1,67 @@
+import * as path from 'node:path';
+import { InvalidStorageKeyError } from '../errors';
+
+/*
+ * The whole on-disk layout of the filesystem driver lives here, so that scrub, import and the
+ * driver agree on it and every path is built from validated parts only:
+ *
+ *   <root>/blobs/<alg>/<first 2 hex>/<hex>/data   committed, immutable blobs
+ *   <root>/uploads/<id>                            uploads in progress
+ *   <root>/tmp/<uuid>                              putBlob staging (same filesystem, so rename is atomic)
+ */
+
+// Bounded so every component stays well below NAME_MAX (255 bytes); the two-character prefix
+// directory needs at least two hex digits.
+const DIGEST = /^([a-z0-9]{1,32}):([a-f0-9]{2,128})$/;
+const TOKEN = /^[A-Za-z0-9-]{1,128}$/;
+
+export interface ParsedDigest {
+  algorithm: string;
+  hex: string;
+}
+
+export function parseDigest(digest: unknown): ParsedDigest {
+  const match = typeof digest === 'string' ? DIGEST.exec(digest) : null;
+  if (!match) throw new InvalidStorageKeyError('digest', digest);
+  return { algorithm: match[1], hex: match[2] };
+}
+
+export function assertUploadId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !TOKEN.test(id)) throw new InvalidStorageKeyError('upload id', id);
+}
+
+export class FilesystemLayout {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  /** The directory that holds only this blob; removed with it. */
+  blobDir(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest);
+    return path.join(this.root, 'blobs', algorithm, hex.slice(0, 2), hex);
+  }
+
+  blobPath(digest: string): string {
+    return path.join(this.blobDir(digest), 'data');
+  }
+
+  get uploadsDir(): string {
+    return path.join(this.root, 'uploads');
+  }
+
+  uploadPath(id: string): string {
+    assertUploadId(id);
+    return path.join(this.uploadsDir, id);
+  }
+
+  get tmpDir(): string {
+    return path.join(this.root, 'tmp');
+  }
+
+  tmpPath(token: string): string {
+    assertUploadId(token);
+    return path.join(this.tmpDir, token);
+  }
+}

@@ -1,0 +1,1 @@
+export { runBlobDriverSuite, type BlobDriverFixture } from './blob-driver-suite';
