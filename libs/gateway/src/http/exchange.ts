@@ -61,7 +61,7 @@ export class Exchange {
     const first = (v: string | undefined): string | undefined => v?.split(',')[0]?.trim() || undefined;
     const proto = first(this.header('x-forwarded-proto')) ?? 'http';
     const host = first(this.header('x-forwarded-host')) ?? this.req.headers.host ?? 'localhost';
-    return `${proto === 'https' ? 'https' : 'http'}://${host}`;
+    return `${proto.toLowerCase() === 'https' ? 'https' : 'http'}://${host}`;
   }
 
   send(status: number, headers: OutgoingHttpHeaders = {}, body?: Buffer | string): void {
@@ -93,8 +93,22 @@ export class Exchange {
     }
   }
 
+  private clientGone(e: unknown): boolean {
+    const code = (e as { code?: string } | null)?.code;
+    return (
+      this.req.destroyed &&
+      !this.req.complete &&
+      (code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || (e as Error)?.message === 'aborted')
+    );
+  }
+
   error(e: unknown, onUnexpected: (e: unknown) => void): void {
     const err = e instanceof RegistryError ? e : undefined;
+    // A client that hangs up mid-body is not a server failure; there is nobody left to answer.
+    if (this.clientGone(e)) {
+      this.res.destroy();
+      return;
+    }
     if (!err) onUnexpected(e);
     if (this.res.headersSent) {
       this.res.destroy();
