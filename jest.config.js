@@ -35,5 +35,16 @@ module.exports = {
       testMatch: ['<rootDir>/apps/*-e2e/**/*.spec.ts'],
       setupFilesAfterEnv: ['<rootDir>/apps/registry-e2e/src/support/jest-setup.ts'],
     },
+    {
+      // The API suite again, unchanged, against the distributed shape (separate processes over
+      // NATS; needs `npm run build`). See apps/registry-e2e/src/support/distributed.ts.
+      displayName: 'e2e-distributed',
+      testEnvironment: 'node',
+      transform: { '^.+\\.ts$': swc },
+      moduleNameMapper,
+      testMatch: ['<rootDir>/apps/registry-e2e/src/api/**/*.spec.ts'],
+      setupFiles: ['<rootDir>/apps/registry-e2e/src/support/jest-distributed.ts'],
+      setupFilesAfterEnv: ['<rootDir>/apps/registry-e2e/src/support/jest-setup.ts'],
+    },
   ],
 };

@@ -7,7 +7,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { BlobModule } from '@wharf/blob';
 import { PinoNestLogger, createLogger, type WharfConfig } from '@wharf/config';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@wharf/embedded-postgres';
-import { FASTIFY_OPTIONS, GatewayModule, configureFastify } from '@wharf/gateway';
+import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
 import { MetadataModule } from '@wharf/metadata';
 import { FilesystemDriver } from '@wharf/storage';
 
@@ -25,14 +25,20 @@ class RegistryModule {
     return {
       module: RegistryModule,
       imports: [
-        MetadataModule.register(db),
+        // The all-in-one keeps a generated schema1 key in its data directory unless one is given.
+        MetadataModule.register({
+          ...db,
+          schema1: { ...config.schema1, keyDir: join(config.dataDir, 'keys') },
+          // This process makes every metadata write, so pulls can read through an in-process cache.
+          readCache: { maxEntries: 50_000, maxBytes: 64 << 20 },
+        }),
         BlobModule.register({
           ...db,
           uploadTtlMs: config.uploadTtlMs,
           driver: new FilesystemDriver(config.storageRoot),
           soleWriter,
         }),
-        GatewayModule,
+        GatewayModule.register({ auth: config.auth }),
       ],
     };
   }
@@ -56,19 +62,22 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
   try {
     const app = await NestFactory.create<NestFastifyApplication>(
       RegistryModule.register(config, databaseUrl, pg !== undefined),
-      new FastifyAdapter(FASTIFY_OPTIONS),
+      new FastifyAdapter({ ...FASTIFY_OPTIONS, ...httpsOptions(config.tls) }),
       { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
     );
     configureFastify(app);
     await app.listen(config.http.port, config.http.host);
+    const stopWatchingTls = config.tls ? watchTls(app.getHttpServer(), config.tls) : undefined;
     const address = app.getHttpServer().address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
+    const scheme = config.tls ? 'https' : 'http';
+    const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
     logger.info({ url, dataDir: config.dataDir }, 'wharf registry listening');
     return {
       app,
       url,
       close: async () => {
+        stopWatchingTls?.();
         await app.close();
         await pg?.stop();
       },

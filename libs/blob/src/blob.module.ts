@@ -47,7 +47,7 @@ export class BlobModule implements OnApplicationShutdown {
         BlobService,
         { provide: BLOB_API, useExisting: BlobService },
       ],
-      exports: [BLOB_API, BlobService],
+      exports: [BLOB_API, BlobService, BLOB_DATA_SOURCE, BLOB_DRIVER],
     };
   }
 

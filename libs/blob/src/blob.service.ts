@@ -132,11 +132,12 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
         });
       }
       await this.driver.commitUpload(handle, size, digest);
+      // One statement, so one commit: the blob is recorded and its session gone together.
       await this.ds.query(
-        'INSERT INTO blob.blobs (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING',
-        [digest, size],
+        `WITH done AS (DELETE FROM blob.uploads WHERE id = $3)
+         INSERT INTO blob.blobs (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING`,
+        [digest, size, lease.id],
       );
-      await this.ds.query('DELETE FROM blob.uploads WHERE id = $1', [lease.id]);
       this.hashers.delete(lease.id);
       clearInterval(lease.renew);
       return { digest, size };

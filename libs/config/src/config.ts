@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { loadClusterConfig, type ClusterConfig } from './cluster';
+import { parseDuration } from '@wharf/oci';
 
 /**
  * One typed configuration object for every shape. Read from WHARF_* environment variables, with
@@ -18,6 +20,39 @@ export interface WharfConfig {
   uploadTtlMs: number;
   /** Where the filesystem driver keeps blobs. */
   storageRoot: string;
+  auth: AuthConfig;
+  /** The gateway serves HTTPS with these PEM files (re-read when they change). */
+  tls?: { certFile: string; keyFile: string };
+  /** Old clients (PROTOCOL.md §3.4): the schema2 → signed schema1 rewrite and schema1 push. */
+  schema1: Schema1Config;
+  /** The distributed shape's services (NATS, internal ports, S3); see cluster.ts. */
+  cluster: ClusterConfig;
+}
+
+export type AuthMode = 'none' | 'basic' | 'token';
+const AUTH_MODES: readonly AuthMode[] = ['none', 'basic', 'token'];
+
+export interface AuthConfig {
+  mode: AuthMode;
+  /** Token audience and service name in challenges; also the Basic realm. */
+  service: string;
+  htpasswdFile?: string;
+  policyFile?: string;
+  /** Realm URL in Bearer challenges; by default built from the request plus /auth/token. */
+  tokenRealm?: string;
+  /** PEM private key (RSA, EC P-256 or Ed25519) the token service signs with. */
+  tokenKeyFile: string;
+  /** WHARF_AUTH_TOKEN_KEY was not given: the key is generated once at tokenKeyFile and kept. */
+  tokenKeyGenerated: boolean;
+  tokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  /** Tokens from an external issuer, verified against its JWKS (a URL or a file). */
+  external?: { issuer: string; audience: string; jwks: string };
+  groupsClaim?: string;
+  failedLoginLimit: number;
+  failedLoginWindowMs: number;
+  /** Rate-limit by the last X-Forwarded-For hop (only behind a proxy that sets it). */
+  trustForwardedFor: boolean;
 }
 
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -32,12 +67,13 @@ export class ConfigError extends Error {
 
 type Source = Record<string, string | undefined>;
 
-/** `<n>ms|s|m|h` to milliseconds. */
+/** `<n>ms|s|m|h` to milliseconds; the grammar lives in @wharf/oci, the key name here. */
 export function parseDurationMs(key: string, value: string): number {
-  const m = /^(\d+)(ms|s|m|h)$/.exec(value.trim());
-  if (!m) throw new ConfigError(key, `"${value}" is not a duration like 500ms, 30s, 5m or 24h`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
+  try {
+    return parseDuration(value.trim());
+  } catch {
+    throw new ConfigError(key, `"${value}" is not a duration like 500ms, 30s, 5m or 24h`);
+  }
 }
 
 export function parseHostPort(key: string, value: string): { host: string; port: number } {
@@ -46,6 +82,12 @@ export function parseHostPort(key: string, value: string): { host: string; port:
   if (!m || port > 65535)
     throw new ConfigError(key, `"${value}" is not host:port (e.g. :5000 or 127.0.0.1:5000)`);
   return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+function parseBool(key: string, value: string): boolean {
+  if (/^(true|1|yes)$/i.test(value)) return true;
+  if (/^(false|0|no)$/i.test(value)) return false;
+  throw new ConfigError(key, `"${value}" is not true or false`);
 }
 
 function parseInt(key: string, value: string, min: number): number {
@@ -86,6 +128,13 @@ export function loadConfig(env: Source = process.env): WharfConfig {
   if (!LOG_LEVELS.includes(logLevel))
     throw new ConfigError('WHARF_LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
   const dataDir = resolve(get('WHARF_DATA_DIR') ?? './data');
+  const tlsCert = get('WHARF_TLS_CERT');
+  const tlsKey = get('WHARF_TLS_KEY');
+  if (!tlsCert !== !tlsKey)
+    throw new ConfigError(
+      tlsCert ? 'WHARF_TLS_KEY' : 'WHARF_TLS_CERT',
+      'WHARF_TLS_CERT and WHARF_TLS_KEY go together',
+    );
   return {
     http: parseHostPort('WHARF_HTTP_ADDR', get('WHARF_HTTP_ADDR') ?? ':5000'),
     dataDir,
@@ -95,5 +144,104 @@ export function loadConfig(env: Source = process.env): WharfConfig {
     databaseTimeoutMs: parseDurationMs('WHARF_DATABASE_TIMEOUT', get('WHARF_DATABASE_TIMEOUT') ?? '30s'),
     uploadTtlMs: parseDurationMs('WHARF_UPLOAD_TTL', get('WHARF_UPLOAD_TTL') ?? '24h'),
     storageRoot: resolve(get('WHARF_STORAGE_ROOT') ?? `${dataDir}/blobs`),
+    auth: loadAuthConfig(get, dataDir),
+    tls: tlsCert && tlsKey ? { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } : undefined,
+    schema1: loadSchema1Config(get),
+    cluster: loadClusterConfig(get, { duration: parseDurationMs, bool: parseBool, int: parseInt }),
+  };
+}
+
+function loadAuthConfig(get: (key: string) => string | undefined, dataDir: string): AuthConfig {
+  const mode = (get('WHARF_AUTH_MODE') ?? 'none') as AuthMode;
+  if (!AUTH_MODES.includes(mode))
+    throw new ConfigError('WHARF_AUTH_MODE', `"${mode}" is not one of ${AUTH_MODES.join(', ')}`);
+  const htpasswd = get('WHARF_AUTH_HTPASSWD');
+  const policy = get('WHARF_AUTH_POLICY');
+  // A policy or user file without a mode would look protected while serving everyone.
+  if (mode === 'none' && (htpasswd || policy))
+    throw new ConfigError(
+      'WHARF_AUTH_MODE',
+      `is none, so ${htpasswd ? 'WHARF_AUTH_HTPASSWD' : 'WHARF_AUTH_POLICY'} would have no effect; set basic or token`,
+    );
+  if (mode === 'basic' && !htpasswd)
+    throw new ConfigError('WHARF_AUTH_HTPASSWD', 'is required when WHARF_AUTH_MODE=basic');
+  const service = get('WHARF_AUTH_SERVICE') ?? 'wharf';
+  if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(service))
+    throw new ConfigError(
+      'WHARF_AUTH_SERVICE',
+      `"${service}" must be printable ASCII without spaces, quotes or backslashes`,
+    );
+  const realm = get('WHARF_AUTH_TOKEN_REALM');
+  if (realm !== undefined && !/^https?:\/\/[\x21\x23-\x5b\x5d-\x7e]+$/.test(realm))
+    throw new ConfigError('WHARF_AUTH_TOKEN_REALM', `"${realm}" is not an http(s) URL`);
+  const issuer = get('WHARF_AUTH_TOKEN_ISSUER');
+  const jwks = get('WHARF_AUTH_TOKEN_JWKS');
+  const audience = get('WHARF_AUTH_TOKEN_AUDIENCE');
+  if (!issuer !== !jwks)
+    throw new ConfigError(
+      issuer ? 'WHARF_AUTH_TOKEN_JWKS' : 'WHARF_AUTH_TOKEN_ISSUER',
+      'WHARF_AUTH_TOKEN_ISSUER and WHARF_AUTH_TOKEN_JWKS go together',
+    );
+  if ((issuer || audience) && mode !== 'token')
+    throw new ConfigError('WHARF_AUTH_TOKEN_ISSUER', 'external tokens need WHARF_AUTH_MODE=token');
+  const tokenKey = get('WHARF_AUTH_TOKEN_KEY');
+  const tokenTtlMs = parseDurationMs('WHARF_AUTH_TOKEN_TTL', get('WHARF_AUTH_TOKEN_TTL') ?? '5m');
+  // Clients raise anything shorter to 60 s and would then send an expired token.
+  if (tokenTtlMs < 60_000) throw new ConfigError('WHARF_AUTH_TOKEN_TTL', 'must be at least 60s');
+  return {
+    mode,
+    service,
+    htpasswdFile: htpasswd ? resolve(htpasswd) : undefined,
+    policyFile: policy ? resolve(policy) : undefined,
+    tokenRealm: realm,
+    tokenKeyFile: resolve(tokenKey ?? `${dataDir}/keys/token-signing.pem`),
+    tokenKeyGenerated: tokenKey === undefined,
+    tokenTtlMs,
+    refreshTokenTtlMs: parseDurationMs(
+      'WHARF_AUTH_REFRESH_TOKEN_TTL',
+      get('WHARF_AUTH_REFRESH_TOKEN_TTL') ?? '168h',
+    ),
+    external:
+      issuer && jwks
+        ? {
+            issuer,
+            audience: audience ?? service,
+            jwks: /^https?:\/\//.test(jwks) ? jwks : resolve(jwks),
+          }
+        : undefined,
+    groupsClaim: get('WHARF_AUTH_GROUPS_CLAIM'),
+    failedLoginLimit: parseInt(
+      'WHARF_AUTH_FAILED_LOGIN_LIMIT',
+      get('WHARF_AUTH_FAILED_LOGIN_LIMIT') ?? '10',
+      1,
+    ),
+    failedLoginWindowMs: parseDurationMs(
+      'WHARF_AUTH_FAILED_LOGIN_WINDOW',
+      get('WHARF_AUTH_FAILED_LOGIN_WINDOW') ?? '5m',
+    ),
+    trustForwardedFor: parseBool(
+      'WHARF_AUTH_TRUST_FORWARDED_FOR',
+      get('WHARF_AUTH_TRUST_FORWARDED_FOR') ?? 'false',
+    ),
+  };
+}
+
+export interface Schema1Config {
+  /** PEM or JWK private key file; without it the all-in-one generates one in `<dataDir>/keys`. */
+  signingKeyFile?: string;
+  push: boolean;
+  /** The manifest-list entry clients that do not accept lists get. */
+  defaultPlatform: { os: string; architecture: string };
+}
+
+function loadSchema1Config(get: (key: string) => string | undefined): Schema1Config {
+  const keyFile = get('WHARF_SCHEMA1_SIGNING_KEY');
+  const platform = get('WHARF_SCHEMA1_DEFAULT_PLATFORM') ?? 'linux/amd64';
+  const m = /^([a-z0-9][a-z0-9._-]*)\/([a-z0-9][a-z0-9._-]*)$/.exec(platform);
+  if (!m) throw new ConfigError('WHARF_SCHEMA1_DEFAULT_PLATFORM', `"${platform}" is not os/architecture`);
+  return {
+    signingKeyFile: keyFile ? resolve(keyFile) : undefined,
+    push: parseBool('WHARF_SCHEMA1_PUSH', get('WHARF_SCHEMA1_PUSH') ?? 'false'),
+    defaultPlatform: { os: m[1], architecture: m[2] },
   };
 }

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /**
  * What the gateway and the metadata service may ask of the blob service. Bytes travel as streams:
@@ -27,6 +27,17 @@ export interface ChunkRequest {
   range?: ByteRange;
   /** From `Content-Length`, when the client sent one. */
   length?: number;
+}
+
+/**
+ * An optional fast path on a stream that openBlob answers: copies the rest of the bytes into `dest`
+ * through a few buffers reused for the whole stream, then ends `dest`. Streaming a GiB through
+ * fresh buffers costs Node a full garbage collection every few dozen MiB (external memory); this
+ * costs none. The stream is consumed (and released) either way; rejects when `dest` fails.
+ */
+export const WRITE_TO = Symbol.for('wharf.blob.writeTo');
+export interface WritesTo {
+  [WRITE_TO](dest: Writable): Promise<void>;
 }
 
 export interface BlobStat {

@@ -1,2 +1,3 @@
 export * from './metadata-api';
 export * from './blob-api';
+export * from './wire';

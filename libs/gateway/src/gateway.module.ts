@@ -1,5 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
+import type { AuthConfig } from '@wharf/config';
+import { AccessGuard } from './auth/access-guard';
+import { AUTH_CONFIG, AuthRuntime } from './auth/auth-runtime';
+import { AuthController } from './auth/auth.controller';
+import { TokenEndpoint } from './auth/token.endpoint';
 import { RegistryFallbackFilter } from './http/framework-fallback';
 import { BlobsHandler } from './handlers/blobs.handler';
 import { ListingsHandler } from './handlers/listings.handler';
@@ -13,9 +18,17 @@ import { RegistryDispatcher } from './registry.dispatcher';
  * the all-in-one shape, NATS/HTTP clients in the distributed one.
  */
 @Module({
-  controllers: [RegistryController],
+  controllers: [RegistryController, AuthController],
   providers: [
     RegistryDispatcher,
+    // Loads policy, htpasswd and keys at start: a bad file stops the process there.
+    {
+      provide: AuthRuntime,
+      useFactory: (auth?: AuthConfig) => AuthRuntime.create(auth),
+      inject: [{ token: AUTH_CONFIG, optional: true }],
+    },
+    AccessGuard,
+    TokenEndpoint,
     BlobsHandler,
     UploadsHandler,
     ManifestsHandler,
@@ -24,4 +37,9 @@ import { RegistryDispatcher } from './registry.dispatcher';
     { provide: APP_FILTER, useClass: RegistryFallbackFilter },
   ],
 })
-export class GatewayModule {}
+export class GatewayModule {
+  /** Without register(), or with mode none, access control is off. */
+  static register(options: { auth?: AuthConfig }): DynamicModule {
+    return { module: GatewayModule, providers: [{ provide: AUTH_CONFIG, useValue: options.auth }] };
+  }
+}

@@ -1,3 +1,4 @@
 export * from './gateway.module';
 export * from './fastify';
 export * from './router';
+export * from './tls';

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
 import { RegistryError } from '@wharf/oci';
+import { AccessGuard } from './auth/access-guard';
+import type { RequestAccess } from './auth/request-access';
 import { Exchange } from './http/exchange';
 import { BlobsHandler } from './handlers/blobs.handler';
 import { ListingsHandler } from './handlers/listings.handler';
@@ -19,6 +21,7 @@ export class RegistryDispatcher {
     private readonly uploads: UploadsHandler,
     private readonly manifests: ManifestsHandler,
     private readonly listings: ListingsHandler,
+    private readonly guard: AccessGuard,
   ) {}
 
   async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -26,7 +29,10 @@ export class RegistryDispatcher {
     try {
       const route = matchRoute(x.path);
       if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { path: x.path }, 404);
-      await this.route(x, route);
+      // Authentication and authorisation for every route happen here, before any handler runs.
+      const access = await this.guard.check(x, route);
+      if (!access) return;
+      await this.route(x, route, access);
     } catch (e) {
       x.error(e, (err) =>
         this.log.error(`${x.method} ${x.path} failed: ${(err as Error)?.stack ?? String(err)}`),
@@ -34,13 +40,13 @@ export class RegistryDispatcher {
     }
   }
 
-  private route(x: Exchange, route: Route): Promise<void> | void {
+  private route(x: Exchange, route: Route, access: RequestAccess): Promise<void> | void {
     switch (route.kind) {
       case 'base':
         if (x.method !== 'GET' && x.method !== 'HEAD') throw methodNotAllowed(x.method);
         return x.json(200, {});
       case 'catalog':
-        return this.listings.catalog(x);
+        return this.listings.catalog(x, access);
       case 'tags':
         return this.listings.tags(x, requireName(route.name));
       case 'manifest':
@@ -48,7 +54,7 @@ export class RegistryDispatcher {
       case 'blob':
         return this.blobs.handle(x, requireName(route.name), route.digest);
       case 'uploads':
-        return this.uploads.start(x, requireName(route.name));
+        return this.uploads.start(x, requireName(route.name), access);
       case 'upload':
         return this.uploads.handle(x, requireName(route.name), route.id);
       case 'referrers':

@@ -5,11 +5,23 @@ import { openSchemaDataSource } from '@wharf/database';
 import { METADATA_ENTITIES } from './entities';
 import { METADATA_MIGRATIONS } from './migrations';
 import { METADATA_DATA_SOURCE, MetadataService } from './metadata.service';
+import { METADATA_READ_CACHE, MetadataReadCache, type ReadCacheOptions } from './read-cache';
+import { schema1Providers, type Schema1Options } from './schema1.rewriter';
 
 export interface MetadataModuleOptions {
   databaseUrl: string;
   poolSize: number;
   timeoutMs: number;
+  /**
+   * Old clients: the schema2 → schema1 rewrite and schema1 push. Needs BLOB_API (for configs and
+   * the empty layer). Without it schema2 is served as stored, as Distribution 3 does.
+   */
+  schema1?: Schema1Options;
+  /**
+   * Caches tag and digest lookups and blob links in process. Only for a process that makes every
+   * write to this database itself (the all-in-one): see read-cache.ts.
+   */
+  readCache?: ReadCacheOptions;
 }
 
 export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<DataSource> {
@@ -37,8 +49,12 @@ export class MetadataModule implements OnApplicationShutdown {
         { provide: METADATA_DATA_SOURCE, useFactory: () => openMetadataDataSource(opts) },
         MetadataService,
         { provide: METADATA_API, useExisting: MetadataService },
+        ...(opts.schema1 ? schema1Providers(opts.schema1) : []),
+        ...(opts.readCache
+          ? [{ provide: METADATA_READ_CACHE, useValue: new MetadataReadCache(opts.readCache) }]
+          : []),
       ],
-      exports: [METADATA_API, MetadataService],
+      exports: [METADATA_API, MetadataService, METADATA_DATA_SOURCE],
     };
   }
 

@@ -11,10 +11,15 @@ import type {
   ManifestResult,
   MetadataApi,
 } from '@wharf/contracts';
+import { BLOB_API, type BlobApi } from '@wharf/contracts';
 import {
   RegistryError,
   blobReferences,
   childManifests,
+  isManifestMediaType,
+  isSchema1MediaType,
+  manifestMediaTypeOf,
+  MT_SCHEMA1_SIGNED,
   negotiate,
   parseAccept,
   parseManifest,
@@ -22,7 +27,18 @@ import {
   selectPlatform,
   sha256,
   type AcceptSet,
+  type ParsedManifest,
+  type Platform,
 } from '@wharf/oci';
+import { configToStore } from './image-config';
+import {
+  METADATA_READ_CACHE,
+  MetadataReadCache,
+  blobKey,
+  manifestKey,
+  readThrough,
+  tagKey,
+} from './read-cache';
 
 export const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
 
@@ -32,8 +48,30 @@ export const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
  */
 export const SCHEMA1_REWRITER = Symbol('SCHEMA1_REWRITER');
 export interface Schema1Rewriter {
-  rewrite(input: { repository: string; tag: string; manifest: StoredManifest }): Promise<ManifestResult>;
+  /** The Docker manifest-list entry served to clients that do not accept lists (linux/amd64). */
+  readonly defaultPlatform?: Pick<Platform, 'os' | 'architecture'>;
+  rewrite(input: {
+    repository: string;
+    tag: string;
+    manifest: StoredManifest;
+    head?: boolean;
+    /** The repository's blob links, for the empty layer: the service's own reads and writes. */
+    links: Pick<MetadataApi, 'statBlob' | 'linkBlob'>;
+  }): Promise<ManifestResult>;
+  /** Signs a stored schema1 payload for one response (Distribution re-signs on every read). */
+  serveStored?(input: { manifest: StoredManifest; head: boolean }): Promise<ManifestResult>;
+  /** Verifies a schema1 PUT; MANIFEST_INVALID (SCHEMA1_PUSH_DISABLED) when push is off. */
+  verifyPush?(req: ManifestPutRequest): Schema1Push;
 }
+
+/** A verified schema1 push: the payload to store (its digest is the manifest digest) and its blobs. */
+export interface Schema1Push {
+  payload: Buffer;
+  manifest: ParsedManifest;
+}
+
+// Distribution 2.8 answers a 500 here (distribution#2925); a client deserves to know why.
+export const SCHEMA1_PUSH_DISABLED = 'schema1 manifest push is disabled (WHARF_SCHEMA1_PUSH=true enables it)';
 
 export interface StoredManifest {
   digest: string;
@@ -58,6 +96,8 @@ export class MetadataService implements MetadataApi {
   constructor(
     @Inject(METADATA_DATA_SOURCE) private readonly ds: DataSource,
     @Optional() @Inject(SCHEMA1_REWRITER) private readonly schema1?: Schema1Rewriter,
+    @Optional() @Inject(BLOB_API) private readonly blobs?: BlobApi,
+    @Optional() @Inject(METADATA_READ_CACHE) private readonly cache?: MetadataReadCache,
   ) {}
 
   async getManifest(req: ManifestGetRequest): Promise<ManifestResult> {
@@ -68,7 +108,7 @@ export class MetadataService implements MetadataApi {
       // By digest the stored bytes are always the answer; no negotiation can change them.
       const row = await this.findByDigest(req.repository, ref.digest, !req.head);
       if (!row) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: ref.digest });
-      return toResult(row);
+      return this.served(req, row);
     }
     const row = await this.findByTag(req.repository, ref.tag, !req.head);
     if (!row) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag: ref.tag });
@@ -84,32 +124,49 @@ export class MetadataService implements MetadataApi {
     const decision = negotiate(row.media_type, true, accept);
     switch (decision.action) {
       case 'serve':
-        return toResult(row);
+        return this.served(req, row);
       case 'not-found':
         throw new RegistryError('MANIFEST_UNKNOWN', decision.message, { tag });
       case 'schema1': {
         if (!this.schema1) return toResult(row);
         const full = row.body ? row : await this.findByDigest(req.repository, row.digest, true);
         if (!full) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag });
-        return this.schema1.rewrite({ repository: req.repository, tag, manifest: toStored(full) });
+        return this.schema1.rewrite({
+          repository: req.repository,
+          tag,
+          manifest: toStored(full),
+          head: req.head,
+          links: this,
+        });
       }
       case 'select-platform': {
         const list = row.body ? row : await this.findByDigest(req.repository, row.digest, true);
         const parsed = list?.body ? parseManifest(list.media_type, list.body) : undefined;
-        const chosen = parsed ? selectPlatform(parsed.manifests) : undefined;
+        const chosen = parsed ? selectPlatform(parsed.manifests, this.schema1?.defaultPlatform) : undefined;
         if (!chosen) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { tag });
         const child = await this.findByDigest(req.repository, chosen.digest, !req.head);
         if (!child) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: chosen.digest });
         // The child must not lead to another platform selection: an index of indexes is served as is.
         const childDecision = negotiate(child.media_type, true, accept);
         if (childDecision.action === 'schema1') return this.negotiateTagged(req, tag, child, accept);
-        return toResult(child);
+        return this.served(req, child);
       }
     }
   }
 
+  /** The stored manifest as served: a stored schema1 payload is signed afresh for each response. */
+  private async served(req: ManifestGetRequest, row: ManifestRow): Promise<ManifestResult> {
+    if (!this.schema1?.serveStored || !isSchema1MediaType(row.media_type)) return toResult(row);
+    const full = row.body ? row : await this.findByDigest(req.repository, row.digest, true);
+    if (!full) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: row.digest });
+    return this.schema1.serveStored({ manifest: toStored(full), head: req.head });
+  }
+
   async putManifest(req: ManifestPutRequest): Promise<ManifestPutResult> {
-    const digest = sha256(req.body);
+    const schema1 = isSchema1Push(req) ? this.verifySchema1Push(req) : undefined;
+    // A schema1 manifest is stored as its payload (signatures dropped) and addressed by its digest.
+    const body = schema1?.payload ?? req.body;
+    const digest = sha256(body);
     const ref = parseReference(req.reference);
     if (!ref) throw new RegistryError('TAG_INVALID', undefined, { reference: req.reference });
     if (ref.kind === 'digest' && ref.digest !== digest) {
@@ -118,14 +175,16 @@ export class MetadataService implements MetadataApi {
         actual: digest,
       });
     }
-    const manifest = parseManifest(req.contentType, req.body);
+    const manifest = schema1?.manifest ?? parseManifest(req.contentType, req.body);
     const blobs = blobReferences(manifest);
     const children = childManifests(manifest);
     const artifactType =
       manifest.artifactType ?? (manifest.kind === 'image' ? manifest.config?.mediaType : undefined) ?? null;
     const repositoryId = await this.ensureRepository(req.repository);
+    // Read before the transaction so no lock is held across blob I/O.
+    const config = await configToStore(this.blobs, manifest);
 
-    await this.ds.transaction(async (em) => {
+    const stored = this.ds.transaction(async (em) => {
       // FOR SHARE keeps a concurrent blob unlink or manifest delete from slipping in between the
       // check and the insert: a manifest is visible only with everything it references linked.
       const missing = [
@@ -141,21 +200,24 @@ export class MetadataService implements MetadataApi {
           })),
         );
       }
+      // DO UPDATE, not DO NOTHING: it locks an existing row, so a concurrent DELETE of this manifest
+      // waits for this transaction instead of pulling the row out from under the inserts below.
       await em.query(
         `INSERT INTO metadata.manifests
-           (repository_id, digest, media_type, artifact_type, size, body, config_digest, subject_digest, annotations)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (repository_id, digest) DO NOTHING`,
+           (repository_id, digest, media_type, artifact_type, size, body, config_digest, subject_digest, annotations, config)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (repository_id, digest) DO UPDATE SET digest = EXCLUDED.digest`,
         [
           repositoryId,
           digest,
           manifest.mediaType,
           artifactType,
-          req.body.length,
-          req.body,
+          body.length,
+          body,
           manifest.config?.digest ?? null,
           manifest.subject?.digest ?? null,
           manifest.annotations ? JSON.stringify(jsonbSafe(manifest.annotations)) : null,
+          config,
         ],
       );
       if (blobs.length) {
@@ -181,25 +243,37 @@ export class MetadataService implements MetadataApi {
         );
       }
     });
+    // Once settled (committed or not), before the 201: no read may serve the tag's old digest.
+    await stored.finally(() => ref.kind === 'tag' && this.cache?.tagChanged(req.repository, ref.tag));
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
+  }
+
+  private verifySchema1Push(req: ManifestPutRequest): Schema1Push {
+    if (!this.schema1?.verifyPush) throw new RegistryError('MANIFEST_INVALID', SCHEMA1_PUSH_DISABLED);
+    return this.schema1.verifyPush(req);
   }
 
   async deleteManifest(repository: string, reference: string): Promise<void> {
     const ref = parseReference(reference);
     if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
     // Tags and reference rows go with the manifest (ON DELETE CASCADE); a tag delete removes only the tag.
-    const rows: unknown[] =
+    const invalidate = (): void =>
       ref.kind === 'digest'
-        ? await this.ds.query(
+        ? this.cache?.repositoryChanged(repository)
+        : this.cache?.tagChanged(repository, ref.tag);
+    const rows: unknown[] = await (
+      ref.kind === 'digest'
+        ? this.ds.query(
             `DELETE FROM metadata.manifests m USING metadata.repositories r
              WHERE r.id = m.repository_id AND r.name = $1 AND m.digest = $2 RETURNING m.digest`,
             [repository, ref.digest],
           )
-        : await this.ds.query(
+        : this.ds.query(
             `DELETE FROM metadata.tags t USING metadata.repositories r
              WHERE r.id = t.repository_id AND r.name = $1 AND t.name = $2 RETURNING t.name`,
             [repository, ref.tag],
-          );
+          )
+    ).finally(invalidate);
     if (!rowCount(rows)) {
       throw new RegistryError(
         'MANIFEST_UNKNOWN',
@@ -274,12 +348,17 @@ export class MetadataService implements MetadataApi {
   }
 
   async statBlob(repository: string, digest: string): Promise<BlobLink | null> {
+    const load = () => this.queryBlobLink(repository, digest);
+    return (await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null;
+  }
+
+  private async queryBlobLink(repository: string, digest: string): Promise<BlobLink | undefined> {
     const rows: { size: string }[] = await this.ds.query(
       `SELECT bl.size FROM metadata.blob_links bl JOIN metadata.repositories r ON r.id = bl.repository_id
        WHERE r.name = $1 AND bl.digest = $2`,
       [repository, digest],
     );
-    return rows.length ? { digest, size: Number(rows[0].size) } : null;
+    return rows.length ? { digest, size: Number(rows[0].size) } : undefined;
   }
 
   async linkBlob(repository: string, digest: string, size: number): Promise<void> {
@@ -292,11 +371,13 @@ export class MetadataService implements MetadataApi {
   }
 
   async unlinkBlob(repository: string, digest: string): Promise<void> {
-    const rows = await this.ds.query(
-      `DELETE FROM metadata.blob_links bl USING metadata.repositories r
-       WHERE r.id = bl.repository_id AND r.name = $1 AND bl.digest = $2 RETURNING bl.digest`,
-      [repository, digest],
-    );
+    const rows = await this.ds
+      .query(
+        `DELETE FROM metadata.blob_links bl USING metadata.repositories r
+         WHERE r.id = bl.repository_id AND r.name = $1 AND bl.digest = $2 RETURNING bl.digest`,
+        [repository, digest],
+      )
+      .finally(() => this.cache?.blobUnlinked(repository, digest));
     if (!rowCount(rows)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
@@ -329,7 +410,12 @@ export class MetadataService implements MetadataApi {
     throw new Error(`repository ${name} could not be created`);
   }
 
-  private async findByTag(
+  private findByTag(repository: string, tag: string, withBody: boolean): Promise<ManifestRow | undefined> {
+    const load = () => this.queryByTag(repository, tag, withBody);
+    return readThrough(this.cache, repository, tagKey(repository, tag), hasBody(withBody), load, bodySize);
+  }
+
+  private async queryByTag(
     repository: string,
     tag: string,
     withBody: boolean,
@@ -345,7 +431,23 @@ export class MetadataService implements MetadataApi {
     return rows[0];
   }
 
-  private async findByDigest(
+  private findByDigest(
+    repository: string,
+    digest: string,
+    withBody: boolean,
+  ): Promise<ManifestRow | undefined> {
+    const load = () => this.queryByDigest(repository, digest, withBody);
+    return readThrough(
+      this.cache,
+      repository,
+      manifestKey(repository, digest),
+      hasBody(withBody),
+      load,
+      bodySize,
+    );
+  }
+
+  private async queryByDigest(
     repository: string,
     digest: string,
     withBody: boolean,
@@ -358,6 +460,23 @@ export class MetadataService implements MetadataApi {
     );
     return rows[0];
   }
+}
+
+/** A cached manifest row serves a GET only if it was read with its body; a HEAD takes any. */
+const hasBody =
+  (withBody: boolean) =>
+  (row: ManifestRow): boolean =>
+    !withBody || row.body !== null;
+const bodySize = (row: ManifestRow): number => row.body?.length ?? 0;
+const always = (): boolean => true;
+
+/**
+ * A schema1 type, or a body that says schemaVersion 1 under a type that names no other format
+ * (Distribution 2.8 reads those with its schema1 parser too).
+ */
+function isSchema1Push(req: ManifestPutRequest): boolean {
+  if (isSchema1MediaType(req.contentType)) return true;
+  return !isManifestMediaType(req.contentType) && manifestMediaTypeOf(req.body) === MT_SCHEMA1_SIGNED;
 }
 
 async function missingFrom(

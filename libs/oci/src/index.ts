@@ -10,4 +10,4 @@ export * from './negotiation';
 export * from './http-ranges';
 export * from './pagination';
 export * from './duration';
-// export * from './schema1';
+export * from './schema1';

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { METADATA_API, type MetadataApi } from '@wharf/contracts';
 import { MT_OCI_INDEX, parsePageSize } from '@wharf/oci';
+import { UNRESTRICTED, type RequestAccess } from '../auth/request-access';
+import { visiblePage } from '../auth/visible-page';
 import type { Exchange } from '../http/exchange';
 import { methodNotAllowed, requireDigest } from './names';
 
@@ -22,13 +24,19 @@ export class ListingsHandler {
     x.json(200, { name, tags: page.items }, link);
   }
 
-  async catalog(x: Exchange): Promise<void> {
+  async catalog(x: Exchange, access: RequestAccess = UNRESTRICTED): Promise<void> {
     this.readOnly(x);
     const n = parsePageSize(x.query.get('n') ?? undefined, {
       max: MAX_PAGE,
       defaultSize: CATALOG_DEFAULT_PAGE,
     });
     const last = x.query.get('last') ?? undefined;
+    if (!access.unrestricted && n !== undefined) {
+      // Only repositories the caller may pull, paginated as if the others did not exist.
+      const page = await visiblePage((p) => this.metadata.listRepositories(p), access.canList, n, last);
+      const link = page.next !== undefined ? this.link('/v2/_catalog', [page.next], n) : {};
+      return x.json(200, { repositories: page.items }, link);
+    }
     const page = await this.metadata.listRepositories({ n, last });
     const link = page.more && n !== undefined ? this.link('/v2/_catalog', page.items, n) : {};
     x.json(200, { repositories: page.items }, link);

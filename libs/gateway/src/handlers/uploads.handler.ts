@@ -8,6 +8,7 @@ import {
   type UploadStatus,
 } from '@wharf/contracts';
 import { RegistryError, isValidRepositoryName, parseContentRange, parseDigest } from '@wharf/oci';
+import { UNRESTRICTED, type RequestAccess } from '../auth/request-access';
 import type { Exchange } from '../http/exchange';
 import { methodNotAllowed, requireDigest } from './names';
 
@@ -19,13 +20,17 @@ export class UploadsHandler {
     @Inject(BLOB_API) private readonly blobs: BlobApi,
   ) {}
 
-  async start(x: Exchange, name: string): Promise<void> {
+  async start(x: Exchange, name: string, access: RequestAccess = UNRESTRICTED): Promise<void> {
     if (x.method !== 'POST') throw methodNotAllowed(x.method);
     const mount = x.query.get('mount');
     if (mount !== null && parseDigest(mount)) {
       const from = x.query.get('from');
       // An unusable `from` is ignored, as in Distribution: the client just gets an upload session.
-      if (from === null || isValidRepositoryName(from)) {
+      // A mount reads `from`: without pull there (or, for an automatic mount without `from`, with
+      // access control on at all) it quietly becomes an ordinary upload, so a 201 cannot reveal
+      // that a repository the caller cannot read holds the blob.
+      const mayRead = from === null ? access.unrestricted : access.canPull(from);
+      if ((from === null || isValidRepositoryName(from)) && mayRead) {
         const linked = await this.metadata.mountBlob(name, mount, from ?? undefined);
         if (linked) return this.created(x, name, linked.digest);
       }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { WRITE_TO, type WritesTo } from '@wharf/contracts';
 import { ERROR_CODES, RegistryError } from '@wharf/oci';
 
 /** Every response carries it, 401s and 404s included, as Distribution does. */
@@ -59,7 +60,9 @@ export class Exchange {
    */
   baseUrl(): string {
     const first = (v: string | undefined): string | undefined => v?.split(',')[0]?.trim() || undefined;
-    const proto = first(this.header('x-forwarded-proto')) ?? 'http';
+    // A gateway serving TLS itself (WHARF_TLS_CERT) was reached over https.
+    const own = (this.req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
+    const proto = first(this.header('x-forwarded-proto')) ?? own;
     const host = first(this.header('x-forwarded-host')) ?? this.req.headers.host ?? 'localhost';
     return `${proto.toLowerCase() === 'https' ? 'https' : 'http'}://${host}`;
   }
@@ -87,8 +90,12 @@ export class Exchange {
       return;
     }
     try {
-      await pipeline(body, this.res);
+      // A filesystem blob copies itself through reused buffers (no garbage per byte); others pipe.
+      const direct = (body as Readable & Partial<WritesTo>)[WRITE_TO];
+      if (direct) await direct.call(body, this.res);
+      else await pipeline(body, this.res);
     } catch {
+      body.destroy();
       this.res.destroy();
     }
   }

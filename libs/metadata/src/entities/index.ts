@@ -44,6 +44,9 @@ export class ManifestEntity {
   body!: Buffer;
   @Column({ name: 'config_digest', type: 'text', nullable: true })
   configDigest!: string | null;
+  /** The image config bytes of a Docker schema2 image (what the schema1 rewrite reads), up to 4 MiB. */
+  @Column({ type: 'bytea', nullable: true })
+  config!: Buffer | null;
   @Column({ name: 'subject_digest', type: 'text', nullable: true })
   subjectDigest!: string | null;
   @Column({ type: 'jsonb', nullable: true })

@@ -108,6 +108,14 @@ describe('signSchema1', () => {
     expect(b.digest).toBe(vector.digest);
   });
 
+  it('signs with a precomputed format exactly as it signs without one, apart from the ECDSA nonce', () => {
+    const withFormat = signSchema1(vector.payload, KEY, NOW, format);
+    const stripSignature = (b: Buffer) =>
+      b.toString('utf8').replace(/"signature": "[^"]+"/, '"signature": ""');
+    expect(stripSignature(withFormat)).toBe(stripSignature(doc));
+    expect(verifySchema1(withFormat).digest).toBe(vector.digest);
+  });
+
   it('signs a compact payload in libtrust compact form', () => {
     const compact = Buffer.from(
       '{"schemaVersion":1,"name":"a/b","tag":"t","architecture":"","fsLayers":[],"history":[]}',

@@ -11,6 +11,7 @@ runBlobDriverSuite('filesystem', async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'wharf-storage-'));
   return {
     driver: new FilesystemDriver(path.join(dir, 'root')),
+    reopen: () => new FilesystemDriver(path.join(dir, 'root')),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
 });

@@ -7,11 +7,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobDriver, StoredBlob, UploadHandle } from '../driver';
 import { InvalidStorageKeyError } from '../errors';
+import { FileRangeStream } from './file-stream';
 import { assertUploadId, FilesystemLayout } from './paths';
 
 const DRIVER_NAME = 'filesystem';
-// Large reads cut syscalls and event-loop turns per GiB served; still a bounded cost per stream.
-const READ_HIGH_WATER_MARK = 1024 * 1024;
 
 interface FilesystemUploadHandle extends UploadHandle {
   readonly driver: typeof DRIVER_NAME;
@@ -91,8 +90,12 @@ export class FilesystemDriver implements BlobDriver {
     try {
       const { size: length } = await fh.stat();
       if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
-      await fh.truncate(size);
-      await fh.sync();
+      // appendUpload made every accepted byte durable already; only bytes a crashed append left
+      // past `size` need cutting, and that cut made durable, before the file becomes the blob.
+      if (length > size) {
+        await fh.truncate(size);
+        await fh.sync();
+      }
     } finally {
       await fh.close();
     }
@@ -221,7 +224,7 @@ async function openRange(
       await fh.close();
       return Readable.from([], { objectMode: false });
     }
-    return fh.createReadStream({ ...(range ?? {}), highWaterMark: READ_HIGH_WATER_MARK });
+    return new FileRangeStream(fh, range?.start ?? 0, range ? range.end + 1 : size);
   } catch (err) {
     await fh.close();
     throw err;

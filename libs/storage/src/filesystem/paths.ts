@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { InvalidStorageKeyError } from '../errors';
+import { assertUploadId, parseDigest } from '../keys';
 
 /*
  * The whole on-disk layout of the filesystem driver lives here, so that scrub, import and the
@@ -10,25 +10,7 @@ import { InvalidStorageKeyError } from '../errors';
  *   <root>/tmp/<uuid>                              putBlob staging (same filesystem, so rename is atomic)
  */
 
-// Bounded so every component stays well below NAME_MAX (255 bytes); the two-character prefix
-// directory needs at least two hex digits.
-const DIGEST = /^([a-z0-9]{1,32}):([a-f0-9]{2,128})$/;
-const TOKEN = /^[A-Za-z0-9-]{1,128}$/;
-
-export interface ParsedDigest {
-  algorithm: string;
-  hex: string;
-}
-
-export function parseDigest(digest: unknown): ParsedDigest {
-  const match = typeof digest === 'string' ? DIGEST.exec(digest) : null;
-  if (!match) throw new InvalidStorageKeyError('digest', digest);
-  return { algorithm: match[1], hex: match[2] };
-}
-
-export function assertUploadId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !TOKEN.test(id)) throw new InvalidStorageKeyError('upload id', id);
-}
+export { assertUploadId, parseDigest, type ParsedDigest } from '../keys';
 
 export class FilesystemLayout {
   readonly root: string;

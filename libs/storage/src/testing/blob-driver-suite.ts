@@ -6,6 +6,11 @@ import type { BlobDriver, UploadHandle } from '../driver';
 
 export interface BlobDriverFixture {
   driver: BlobDriver;
+  /**
+   * Another driver instance over the same store, as a second replica (or a restarted process)
+   * would create it. Without it, tests that need one use `driver` again.
+   */
+  reopen?(): BlobDriver;
   /** Removes everything the driver stored; called after every test. */
   cleanup(): Promise<void>;
 }
@@ -99,6 +104,37 @@ export function runBlobDriverSuite(name: string, makeDriver: () => Promise<BlobD
       const content = Buffer.concat([accepted, retried]);
       await driver.commitUpload(result.handle, content.length, digestOf(content));
 
+      expect(await collect(await driver.read(digestOf(content)))).toEqual(content);
+    });
+
+    it('another instance continues an upload from its handle after a round trip through JSON', async () => {
+      const parts = [randomBytes(70_000), randomBytes(3000), randomBytes(100_000)];
+      const content = Buffer.concat(parts);
+      const replica = () => fixture?.reopen?.() ?? driver;
+      const stored = (handle: UploadHandle) => JSON.parse(JSON.stringify(handle)) as UploadHandle;
+
+      let handle = stored(await driver.createUpload(randomUUID()));
+      let offset = 0;
+      for (const [i, part] of parts.entries()) {
+        const writer = i % 2 === 0 ? replica() : driver;
+        const result = await writer.appendUpload(handle, offset, Readable.from([part]));
+        expect(result.written).toBe(part.length);
+        handle = stored(result.handle);
+        offset += part.length;
+      }
+      expect(await collect(await replica().readUpload(handle, content.length))).toEqual(content);
+      await replica().commitUpload(handle, content.length, digestOf(content));
+
+      expect(await collect(await driver.read(digestOf(content)))).toEqual(content);
+    });
+
+    it('many small appends concatenate in order', async () => {
+      const parts = Array.from({ length: 40 }, (_, i) => randomBytes(1 + ((i * 2749) % 5000)));
+      const content = Buffer.concat(parts);
+      const handle = await upload(...parts);
+
+      expect(await collect(await driver.readUpload(handle, content.length))).toEqual(content);
+      await driver.commitUpload(handle, content.length, digestOf(content));
       expect(await collect(await driver.read(digestOf(content)))).toEqual(content);
     });
 

@@ -1,0 +1,11 @@
+import 'reflect-metadata';
+import { loadConfig } from '@wharf/config';
+import { exitOnSignal } from '@wharf/transport';
+import { startBlob } from './blob-app';
+
+startBlob(loadConfig())
+  .then((service) => exitOnSignal(service, (msg) => console.error(msg)))
+  .catch((e) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });

@@ -1,0 +1,73 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { ConfigError, PinoNestLogger, createLogger, requireCluster, type WharfConfig } from '@wharf/config';
+import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
+import {
+  ClusterClients,
+  ClusterClientsModule,
+  HealthModule,
+  Lifecycle,
+  startService,
+  type RunningService,
+} from '@wharf/transport';
+
+@Module({})
+class GatewayAppModule {
+  static register(config: WharfConfig, clients: ClusterClients, lifecycle: Lifecycle): DynamicModule {
+    return {
+      module: GatewayAppModule,
+      imports: [
+        ClusterClientsModule.register(clients),
+        GatewayModule.register({ auth: config.auth }),
+        // GatewayModule has /healthz already.
+        HealthModule.register({
+          lifecycle,
+          healthz: false,
+          inject: [ClusterClients],
+          checks: (c: ClusterClients) => [() => c.check()],
+        }),
+      ],
+    };
+  }
+}
+
+/**
+ * The gateway service: the same GatewayModule as the all-in-one, with METADATA_API and BLOB_API
+ * bound to the remote services. It keeps no state (no tag cache either: a tag served is always the
+ * one metadata holds now, so a 201 on one replica is visible on every other at once).
+ */
+export async function startGateway(config: WharfConfig): Promise<RunningService> {
+  const cluster = requireCluster(config.cluster, 'gateway');
+  if (config.auth.mode === 'token' && config.auth.tokenKeyGenerated)
+    throw new ConfigError(
+      'WHARF_AUTH_TOKEN_KEY',
+      'is required by the gateway service: every replica must sign with one key',
+    );
+  const logger = createLogger(config.logLevel, 'wharf-gateway');
+  const clients = await ClusterClients.connect(cluster, 'wharf-gateway');
+  const lifecycle = new Lifecycle();
+  try {
+    const service = await startService({
+      module: GatewayAppModule.register(config, clients, lifecycle),
+      http: config.http,
+      adapter: new FastifyAdapter({ ...FASTIFY_OPTIONS, ...httpsOptions(config.tls) }),
+      logger: new PinoNestLogger(logger),
+      lifecycle,
+      shutdownTimeoutMs: cluster.shutdownTimeoutMs,
+      configure: configureFastify,
+      tls: config.tls !== undefined,
+    });
+    const stopWatchingTls = config.tls ? watchTls(service.app.getHttpServer(), config.tls) : undefined;
+    logger.info({ url: service.url }, 'wharf gateway listening');
+    return {
+      ...service,
+      close: async () => {
+        stopWatchingTls?.();
+        await service.close();
+      },
+    };
+  } catch (e) {
+    await clients.close();
+    throw e;
+  }
+}

@@ -1,0 +1,164 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { Controller, Get, Inject, Logger, Patch, Put, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  BLOB_API,
+  CHUNK_LENGTH_HEADER,
+  CHUNK_RANGE_HEADER,
+  INTERNAL_ERROR,
+  blobStatToWire,
+  uploadStatusToWire,
+  type BlobApi,
+  type ByteRange,
+  type ChunkRequest,
+  type Reply,
+} from '@wharf/contracts';
+import { RegistryError } from '@wharf/oci';
+import { INTERNAL_SERVER, hasInternalToken, sendJson, type InternalServer } from '@wharf/transport';
+
+const log = new Logger('blob-data');
+
+/**
+ * The blob service's data port: upload chunks in, blob bytes out, streamed with backpressure
+ * between the gateway's connection and storage. Only callers holding WHARF_INTERNAL_TOKEN get in;
+ * the gateway has already checked the client's access to the repository.
+ */
+@Controller('internal/blob')
+export class BlobDataController {
+  constructor(
+    @Inject(BLOB_API) private readonly blobs: BlobApi,
+    @Inject(INTERNAL_SERVER) private readonly server: InternalServer,
+  ) {}
+
+  @Patch('uploads/:id')
+  append(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.serve(req, reply, async (raw, url) => {
+      const repository = required(url, 'repository');
+      const status = await this.blobs.appendUpload(repository, uploadId(url), chunkOf(raw));
+      return uploadStatusToWire(status);
+    });
+  }
+
+  @Put('uploads/:id')
+  complete(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.serve(req, reply, async (raw, url) => {
+      const stat = await this.blobs.completeUpload(
+        required(url, 'repository'),
+        uploadId(url),
+        required(url, 'digest'),
+        chunkOf(raw),
+      );
+      return blobStatToWire(stat);
+    });
+  }
+
+  @Get('blobs/:digest')
+  read(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    reply.hijack();
+    const raw = req.raw;
+    const res = reply.raw;
+    return this.server.inflight.track(async () => {
+      if (!hasInternalToken(raw, this.server.token)) return sendJson(res, 401, unauthorized());
+      let stream;
+      let range: ByteRange | undefined;
+      try {
+        const url = urlOf(raw);
+        range = rangeOf(raw.headers.range);
+        stream = await this.blobs.openBlob(decodeURIComponent(url.pathname.split('/').pop() ?? ''), range);
+      } catch (e) {
+        return sendError(res, e);
+      }
+      res.writeHead(range ? 206 : 200, { 'content-type': 'application/octet-stream' });
+      try {
+        await pipeline(stream, res);
+      } catch {
+        // A reader that went away, or storage that failed mid-stream: cutting the response is how
+        // the gateway (and so its client) learns the bytes are incomplete.
+        res.destroy();
+      }
+    });
+  }
+
+  private serve(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    work: (raw: IncomingMessage, url: URL) => Promise<unknown>,
+  ): Promise<void> {
+    reply.hijack();
+    const raw = req.raw;
+    const res = reply.raw;
+    return this.server.inflight.track(async () => {
+      if (!hasInternalToken(raw, this.server.token)) {
+        raw.resume();
+        return sendJson(res, 401, unauthorized());
+      }
+      try {
+        const value = await work(raw, urlOf(raw));
+        sendJson(res, 200, { ok: true, value } satisfies Reply<unknown>);
+      } catch (e) {
+        // The gateway hung up (its client did, or it died): nobody is left to answer.
+        if (raw.destroyed && !raw.complete) {
+          res.destroy();
+          return;
+        }
+        // Whatever of the body was not read is discarded, so the connection stays usable.
+        if (!raw.complete) raw.resume();
+        sendError(res, e);
+      }
+    });
+  }
+}
+
+function urlOf(req: IncomingMessage): URL {
+  return new URL(req.url ?? '/', 'http://internal');
+}
+
+function required(url: URL, key: string): string {
+  const v = url.searchParams.get(key);
+  if (v === null) throw new RegistryError('UNKNOWN', `internal request without ${key}`);
+  return v;
+}
+
+function uploadId(url: URL): string {
+  return decodeURIComponent(url.pathname.split('/').pop() ?? '');
+}
+
+/** The client's Content-Range and Content-Length as the gateway passed them on. */
+function chunkOf(req: IncomingMessage): ChunkRequest {
+  const range = req.headers[CHUNK_RANGE_HEADER];
+  const length = req.headers[CHUNK_LENGTH_HEADER];
+  let parsed: ByteRange | undefined;
+  if (typeof range === 'string') {
+    const m = /^(\d{1,15})-(\d{1,15})$/.exec(range);
+    if (!m) throw new RegistryError('UNKNOWN', `malformed ${CHUNK_RANGE_HEADER}`);
+    parsed = { start: Number(m[1]), end: Number(m[2]) };
+  }
+  if (length !== undefined && (typeof length !== 'string' || !/^\d{1,15}$/.test(length)))
+    throw new RegistryError('UNKNOWN', `malformed ${CHUNK_LENGTH_HEADER}`);
+  return { body: req, range: parsed, length: length === undefined ? undefined : Number(length) };
+}
+
+function rangeOf(header: string | undefined): ByteRange | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(\d{1,15})-(\d{1,15})$/.exec(header);
+  if (!m || Number(m[2]) < Number(m[1])) throw new RegistryError('UNKNOWN', 'malformed internal Range');
+  return { start: Number(m[1]), end: Number(m[2]) };
+}
+
+function unauthorized(): Reply<never> {
+  return { ok: false, error: new RegistryError('UNAUTHORIZED').toJSON() };
+}
+
+function sendError(res: ServerResponse, e: unknown): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (e instanceof RegistryError) {
+    sendJson(res, e.status, { ok: false, error: e.toJSON() } satisfies Reply<never>);
+    return;
+  }
+  log.error(`internal request failed: ${(e as Error)?.stack ?? String(e)}`);
+  sendJson(res, 500, { ok: false, error: INTERNAL_ERROR } satisfies Reply<never>);
+}

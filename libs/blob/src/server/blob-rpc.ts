@@ -1,0 +1,30 @@
+import {
+  blobStatToWire,
+  uploadStatusToWire,
+  type BlobApi,
+  type BlobOps,
+  type OpHandlers,
+} from '@wharf/contracts';
+
+/** The blob service's control operations on the wire; bytes take the data routes (blob-data.controller.ts). */
+export function blobRpcHandlers(api: BlobApi, ping: () => Promise<void>): OpHandlers<BlobOps> {
+  return {
+    ping: async () => {
+      await ping();
+      return { service: 'blob' };
+    },
+    startUpload: async (req) => uploadStatusToWire(await api.startUpload(req.repository)),
+    getUpload: async (req) => uploadStatusToWire(await api.getUpload(req.repository, req.id)),
+    completeUpload: async (req) =>
+      blobStatToWire(await api.completeUpload(req.repository, req.id, req.digest)),
+    cancelUpload: async (req) => {
+      await api.cancelUpload(req.repository, req.id);
+      return {};
+    },
+    statBlob: async (req) => {
+      const stat = await api.statBlob(req.digest);
+      return { stat: stat && blobStatToWire(stat) };
+    },
+    putBlob: async (req) => blobStatToWire(await api.putBlob(req.digest, req.content)),
+  };
+}

@@ -1,0 +1,114 @@
+import {
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { connect, type NatsConnection } from 'nats';
+import type { RequiredCluster } from '@wharf/config';
+import { BLOB_API, BLOB_OPS, METADATA_API, METADATA_OPS } from '@wharf/contracts';
+import { natsConnectionOptions } from './nats-options';
+import { RemoteBlobApi } from './remote-blob';
+import { RemoteMetadataApi } from './remote-metadata';
+import { RpcClient } from './rpc-client';
+import { Upstreams } from './upstreams';
+
+/** The remote services a process talks to, and how to let go of them. */
+export class ClusterClients {
+  constructor(
+    readonly nats: NatsConnection,
+    readonly metadata: RemoteMetadataApi | undefined,
+    readonly blob: RemoteBlobApi,
+    private readonly upstreams: Upstreams[],
+  ) {}
+
+  static async connect(
+    cluster: Pick<
+      RequiredCluster,
+      | 'natsServers'
+      | 'natsUser'
+      | 'natsPassword'
+      | 'natsToken'
+      | 'natsPrefix'
+      | 'natsTimeoutMs'
+      | 'internalToken'
+      | 'blobUrls'
+    > & {
+      metadataUrls?: string[];
+    },
+    name: string,
+  ): Promise<ClusterClients> {
+    const nats = await connect(natsConnectionOptions(cluster, name));
+    const t = cluster.natsTimeoutMs;
+    const blobHttp = new Upstreams(cluster.blobUrls, cluster.internalToken, 'blob', t);
+    const blob = new RemoteBlobApi(
+      new RpcClient(nats, 'blob', cluster.natsPrefix, BLOB_OPS, blobHttp, t),
+      blobHttp,
+    );
+    const upstreams = [blobHttp];
+    let metadata: RemoteMetadataApi | undefined;
+    if (cluster.metadataUrls) {
+      const metadataHttp = new Upstreams(cluster.metadataUrls, cluster.internalToken, 'metadata', t);
+      upstreams.push(metadataHttp);
+      metadata = new RemoteMetadataApi(
+        new RpcClient(nats, 'metadata', cluster.natsPrefix, METADATA_OPS, metadataHttp, t),
+      );
+    }
+    return new ClusterClients(nats, metadata, blob, upstreams);
+  }
+
+  /** Readiness: NATS connected and every service this process calls answering a ping. */
+  async check(): Promise<Record<string, string>> {
+    const out: Record<string, string> = { nats: this.nats.isClosed() ? 'closed' : 'ok' };
+    const probe = async (key: string, ping: () => Promise<unknown>): Promise<void> => {
+      try {
+        await ping();
+        out[key] = 'ok';
+      } catch (e) {
+        out[key] = (e as Error).message;
+      }
+    };
+    await Promise.all([
+      probe('blob', () => this.blob.ping()),
+      ...(this.metadata ? [probe('metadata', () => this.metadata!.ping())] : []),
+    ]);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.close()));
+    await this.nats.drain().catch(() => this.nats.close());
+  }
+}
+
+/**
+ * Binds METADATA_API / BLOB_API to the remote services for the modules that need them (the
+ * gateway's handlers; the metadata service's schema1 rewrite). Closed after the HTTP server and the
+ * NATS server have drained, so requests in flight keep their clients until they finish.
+ */
+@Global()
+@Module({})
+export class ClusterClientsModule implements OnApplicationShutdown {
+  constructor(@Inject(ClusterClients) private readonly clients: ClusterClients) {}
+
+  static register(clients: ClusterClients): DynamicModule {
+    const providers = [
+      { provide: ClusterClients, useValue: clients },
+      { provide: BLOB_API, useValue: clients.blob },
+      ...(clients.metadata ? [{ provide: METADATA_API, useValue: clients.metadata }] : []),
+    ];
+    return {
+      module: ClusterClientsModule,
+      providers,
+      exports: providers.map((p) => p.provide),
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.clients
+      .close()
+      .catch((e) => new Logger('cluster').warn(`closing clients: ${(e as Error).message}`));
+  }
+}

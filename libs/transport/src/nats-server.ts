@@ -1,0 +1,51 @@
+import { ServerNats } from '@nestjs/microservices';
+import type { NatsOptions } from '@nestjs/microservices';
+import { MAX_PAYLOAD_BYTES, encodeWire } from '@wharf/contracts';
+import type { InFlight } from './inflight';
+
+/**
+ * Replies with Buffers as base64 (what the contracts' `bytes` check reads) and never above
+ * MAX_PAYLOAD_BYTES: a reply that would not fit becomes `{ ok: false, oversized: true }`, and the
+ * caller asks again over the internal HTTP port. (NestJS 11 crashes a handler whose reply exceeds
+ * NATS's max payload; this is where that cannot happen.)
+ */
+export class WireReplySerializer {
+  serialize(packet: { response?: unknown; [k: string]: unknown }): { data: Uint8Array; headers?: undefined } {
+    let text = encodeWire(packet);
+    if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) {
+      text = encodeWire({ ...packet, response: { ok: false, oversized: true } });
+    }
+    return { data: Buffer.from(text) };
+  }
+}
+
+/**
+ * The NATS transport of a service, in its queue group, that drains on shutdown: it unsubscribes
+ * (so other replicas get new requests), waits for the requests in flight to be answered, then
+ * closes the connection.
+ */
+export class DrainingNatsServer extends ServerNats {
+  constructor(
+    options: NatsOptions['options'] & { queue: string },
+    private readonly inflight: InFlight,
+    private readonly drainTimeoutMs: number,
+  ) {
+    super({ ...options, serializer: new WireReplySerializer() });
+  }
+
+  override async close(): Promise<void> {
+    // ServerNats keeps its subscriptions private; unsubscribing them is the whole point here.
+    const own = this as unknown as { subscriptions?: { drain(): Promise<void> }[]; natsClient?: unknown };
+    if (own.natsClient) {
+      // drain(), not unsubscribe(): a request the server already routed here is still handled.
+      await Promise.all((own.subscriptions ?? []).map((sub) => sub.drain().catch(() => undefined)));
+      await this.inflight.idle(this.drainTimeoutMs);
+      // Replies go out on the tick after a handler settles; let them reach the server.
+      await new Promise((r) => setTimeout(r, 20));
+      await this.unwrap<{ flush(): Promise<void> }>()
+        .flush()
+        .catch(() => undefined);
+    }
+    await super.close();
+  }
+}

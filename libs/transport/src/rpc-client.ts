@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { ErrorCode as NatsErrorCode, type NatsConnection } from 'nats';
+import {
+  MAX_PAYLOAD_BYTES,
+  WireFormatError,
+  encodeWire,
+  fromWireError,
+  replyOf,
+  rpcPath,
+  subjectOf,
+  type OpRequest,
+  type OpResponse,
+  type OpTable,
+  type Reply,
+  type ServiceName,
+} from '@wharf/contracts';
+import { RegistryError } from '@wharf/oci';
+import { unavailable, type Upstreams } from './upstreams';
+
+/**
+ * Typed request/reply to one service's queue group. A call goes over NATS with a timeout; when
+ * the request would not fit a NATS message, or the service answers that its reply would not, the
+ * same call goes over the service's internal HTTP RPC route. The reply is validated here, and a
+ * wire error becomes the RegistryError it was, code and status included.
+ */
+export class RpcClient<T extends OpTable> {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly nats: NatsConnection,
+    private readonly service: ServiceName,
+    private readonly prefix: string,
+    private readonly ops: T,
+    private readonly http: Upstreams,
+    private readonly timeoutMs: number,
+  ) {
+    this.log = new Logger(`${service}-client`);
+  }
+
+  async call<K extends keyof T & string>(name: K, req: OpRequest<T[K]>): Promise<OpResponse<T[K]>> {
+    const subject = subjectOf(this.prefix, this.service, name);
+    // Nest's NATS transport reads { pattern, data, id }; an id makes it a request, not an event.
+    const packet = encodeWire({ pattern: subject, data: req, id: randomUUID() });
+    if (Buffer.byteLength(packet) <= MAX_PAYLOAD_BYTES) {
+      const reply = await this.overNats(name, subject, packet);
+      if (reply.ok || !('oversized' in reply)) return this.unwrap(reply);
+    }
+    return this.unwrap(await this.overHttp(name, req));
+  }
+
+  private async overNats<K extends keyof T & string>(
+    name: K,
+    subject: string,
+    packet: string,
+  ): Promise<Reply<OpResponse<T[K]>>> {
+    let raw: unknown;
+    try {
+      const msg = await this.nats.request(subject, Buffer.from(packet), { timeout: this.timeoutMs });
+      raw = JSON.parse(Buffer.from(msg.data).toString('utf8'));
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === NatsErrorCode.NoResponders || code === NatsErrorCode.Timeout) {
+        throw new RegistryError('UNAVAILABLE', `${this.service} service unavailable`);
+      }
+      throw unavailable(this.service, e);
+    }
+    const nest = raw as { response?: unknown; err?: unknown } | null;
+    if (!nest || nest.err !== undefined) {
+      this.log.error(`${name}: the ${this.service} service failed: ${JSON.stringify(nest?.err)}`);
+      throw new RegistryError('UNKNOWN');
+    }
+    return this.check(name, nest.response);
+  }
+
+  private async overHttp<K extends keyof T & string>(
+    name: K,
+    req: OpRequest<T[K]>,
+  ): Promise<Reply<OpResponse<T[K]>>> {
+    const res = await this.http.request({
+      method: 'POST',
+      path: rpcPath(this.service, name),
+      headers: { 'content-type': 'application/json' },
+      body: encodeWire(req),
+    });
+    if (res.statusCode === 401) {
+      await res.body.dump();
+      throw new Error(`the ${this.service} service rejected WHARF_INTERNAL_TOKEN`);
+    }
+    return this.check(name, await res.body.json());
+  }
+
+  private check<K extends keyof T & string>(name: K, raw: unknown): Reply<OpResponse<T[K]>> {
+    try {
+      return replyOf(this.ops[name].response as (v: unknown, p?: string) => OpResponse<T[K]>)(raw, 'reply');
+    } catch (e) {
+      if (e instanceof WireFormatError) {
+        this.log.error(`${name}: malformed reply from the ${this.service} service: ${e.message}`);
+        throw new RegistryError('UNKNOWN');
+      }
+      throw e;
+    }
+  }
+
+  private unwrap<R>(reply: Reply<R>): R {
+    if (reply.ok) return reply.value;
+    if ('oversized' in reply) throw new Error(`${this.service} reply too large even over HTTP`);
+    throw fromWireError(reply.error);
+  }
+}

@@ -1,0 +1,37 @@
+import { Logger } from '@nestjs/common';
+import { INTERNAL_ERROR, WireFormatError, type OpHandlers, type OpTable, type Reply } from '@wharf/contracts';
+import { RegistryError } from '@wharf/oci';
+
+/**
+ * Runs one operation for a message that came off the wire (NATS or the internal HTTP RPC route):
+ * the request is validated here, once, and every outcome becomes a Reply. A RegistryError keeps
+ * its codes and status; anything else is logged and leaves as UNKNOWN, never with a stack trace.
+ */
+export async function dispatchRpc<T extends OpTable>(
+  ops: T,
+  handlers: OpHandlers<T>,
+  name: string,
+  raw: unknown,
+  log: Logger,
+): Promise<Reply<unknown>> {
+  const op = Object.prototype.hasOwnProperty.call(ops, name) ? ops[name] : undefined;
+  if (!op) {
+    log.warn(`no such operation ${name}`);
+    return { ok: false, error: INTERNAL_ERROR };
+  }
+  let request: never;
+  try {
+    request = op.request(raw) as never;
+  } catch (e) {
+    log.warn(`malformed ${name} request: ${e instanceof WireFormatError ? e.message : String(e)}`);
+    return { ok: false, error: INTERNAL_ERROR };
+  }
+  try {
+    const handler = handlers[name as keyof T] as (req: never) => Promise<unknown>;
+    return { ok: true, value: await handler(request) };
+  } catch (e) {
+    if (e instanceof RegistryError) return { ok: false, error: e.toJSON() };
+    log.error(`${name} failed: ${(e as Error)?.stack ?? String(e)}`);
+    return { ok: false, error: INTERNAL_ERROR };
+  }
+}
