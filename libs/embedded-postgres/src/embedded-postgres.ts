@@ -261,7 +261,18 @@ async function takeOverPreviousServer(dataDir: string, log: Log): Promise<void> 
     return;
   }
   const pid = Number(lines[0]);
-  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  if (!isAlive(pid)) {
+    // A zombie postmaster (exited, not yet reaped by its parent) still answers kill(pid, 0), so
+    // postgres would take the lock file for a live server. It owns nothing any more: give its
+    // parent a moment to reap it, then drop the stale lock file ourselves.
+    for (let waited = 0; exists(pid) && waited < 2000; waited += 50) await sleep(50);
+    if (exists(pid)) {
+      log('warn', `${pidFile} names pid ${pid}, an exited postmaster nobody reaped; removing it`);
+      fs.rmSync(pidFile, { force: true });
+    }
+    return;
+  }
   const ours = isPostmasterFor(pid, dataDir, lines[1] ?? '');
   if (ours === undefined) return; // cannot inspect it: let postgres apply its own lock-file checks
   if (!ours) {
@@ -271,6 +282,16 @@ async function takeOverPreviousServer(dataDir: string, log: Log): Promise<void> 
   }
   log('warn', `PostgreSQL from a previous run (pid ${pid}) still runs on ${dataDir}; shutting it down`);
   await shutdownPostmaster(pid, pollExited(pid), (msg) => log('warn', msg));
+}
+
+/** The pid exists at all, zombies included (what postgres's own lock-file check sees). */
+function exists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function freePort(): Promise<number> {
