@@ -4,7 +4,7 @@
  * through this process (the all-in-one): a write invalidates before it answers, so once the PUT that
  * moved a tag has answered 201, no read serves the old digest (DESIGN.md, read-your-writes).
  * Replicas of the distributed shape must not share a database with it enabled; see
- * docs/adr/0004-metadata-read-cache.md.
+ * docs/adr/0008-metadata-read-cache.md.
  *
  * Invalidation is by generation, not by deleting keys: every entry remembers the generations of its
  * repository and of its own key as they were *before* its database read began, and only counts while
