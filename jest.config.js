@@ -15,6 +15,7 @@ const swc = [
 ];
 const moduleNameMapper = {
   '^@wharf/storage/testing$': '<rootDir>/libs/storage/src/testing/index.ts',
+  '^@wharf/observability/testing$': '<rootDir>/libs/observability/src/testing/prometheus-text.ts',
   '^@wharf/registry-app$': '<rootDir>/apps/registry/src/registry.ts',
   '^@wharf/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
 };

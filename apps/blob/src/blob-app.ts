@@ -72,6 +72,7 @@ export async function startBlob(config: WharfConfig): Promise<RunningService> {
             driver,
             // Other replicas may hold live leases: never release them at start.
             soleWriter: false,
+            redirect: config.cluster.storage.driver === 's3' && config.cluster.storage.redirect,
           }),
           BlobServerModule.register({
             prefix: cluster.natsPrefix,
@@ -102,6 +103,13 @@ export async function startBlob(config: WharfConfig): Promise<RunningService> {
     http: config.http,
     adapter: new FastifyAdapter(INTERNAL_FASTIFY_OPTIONS),
     logger: new PinoNestLogger(logger),
+    observe: {
+      service: 'wharf-blob',
+      edge: false,
+      context: true,
+      metricsAddr: config.metricsAddr,
+      log: logger,
+    },
     lifecycle,
     shutdownTimeoutMs: cluster.shutdownTimeoutMs,
     configure: leaveBodiesUnparsed,

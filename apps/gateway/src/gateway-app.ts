@@ -18,7 +18,7 @@ class GatewayAppModule {
       module: GatewayAppModule,
       imports: [
         ClusterClientsModule.register(clients),
-        GatewayModule.register({ auth: config.auth }),
+        GatewayModule.register({ auth: config.auth, redirectBlobs: config.cluster.redirectBlobs }),
         // GatewayModule has /healthz already.
         HealthModule.register({
           lifecycle,
@@ -52,6 +52,13 @@ export async function startGateway(config: WharfConfig): Promise<RunningService>
       http: config.http,
       adapter: new FastifyAdapter({ ...FASTIFY_OPTIONS, ...httpsOptions(config.tls) }),
       logger: new PinoNestLogger(logger),
+      observe: {
+        service: 'wharf-gateway',
+        edge: true,
+        context: true,
+        metricsAddr: config.metricsAddr,
+        log: logger,
+      },
       lifecycle,
       shutdownTimeoutMs: cluster.shutdownTimeoutMs,
       configure: configureFastify,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { DataSource } from 'typeorm';
@@ -11,6 +12,7 @@ import {
   HealthModule,
   INTERNAL_FASTIFY_OPTIONS,
   InFlight,
+  JetStreamEventPublisher,
   Lifecycle,
   leaveBodiesUnparsed,
   natsConnectionOptions,
@@ -48,6 +50,15 @@ export async function startMetadata(config: WharfConfig): Promise<RunningService
             poolSize: config.databasePoolSize,
             timeoutMs: config.databaseTimeoutMs,
             schema1: { ...config.schema1 },
+            // Events go to JetStream (<prefix>.events.<action>) and to webhooks from Postgres (ADR 0010).
+            events: {
+              ...config.events,
+              sourceAddr: `${hostname()}:${config.http.port}`,
+              publisher: config.events.jetstream
+                ? new JetStreamEventPublisher(clients.nats, cluster.natsPrefix)
+                : undefined,
+            },
+            gc: config.gc,
           }),
           MetadataServerModule.register({
             prefix: cluster.natsPrefix,
@@ -75,6 +86,13 @@ export async function startMetadata(config: WharfConfig): Promise<RunningService
       http: config.http,
       adapter: new FastifyAdapter(INTERNAL_FASTIFY_OPTIONS),
       logger: new PinoNestLogger(logger),
+      observe: {
+        service: 'wharf-metadata',
+        edge: false,
+        context: true,
+        metricsAddr: config.metricsAddr,
+        log: logger,
+      },
       lifecycle,
       shutdownTimeoutMs: cluster.shutdownTimeoutMs,
       configure: leaveBodiesUnparsed,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Module, type DynamicModule } from '@nestjs/common';
@@ -9,6 +10,7 @@ import { PinoNestLogger, createLogger, type WharfConfig } from '@wharf/config';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '@wharf/embedded-postgres';
 import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
 import { MetadataModule } from '@wharf/metadata';
+import { observe, type Observability } from '@wharf/observability';
 import { FilesystemDriver } from '@wharf/storage';
 
 export interface RunningRegistry {
@@ -31,6 +33,9 @@ class RegistryModule {
           schema1: { ...config.schema1, keyDir: join(config.dataDir, 'keys') },
           // This process makes every metadata write, so pulls can read through an in-process cache.
           readCache: { maxEntries: 50_000, maxBytes: 64 << 20 },
+          gc: config.gc,
+          // Without NATS the relay delivers webhooks straight from the outbox (docs/adr/0010).
+          events: { ...config.events, sourceAddr: `${hostname()}:${config.http.port}` },
         }),
         BlobModule.register({
           ...db,
@@ -59,6 +64,7 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
     });
     databaseUrl = pg.url;
   }
+  let observability: Observability | undefined;
   try {
     const app = await NestFactory.create<NestFastifyApplication>(
       RegistryModule.register(config, databaseUrl, pg !== undefined),
@@ -66,6 +72,14 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
       { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
     );
     configureFastify(app);
+    observability = await observe(app.getHttpServer(), {
+      service: 'wharf',
+      edge: true,
+      // Nothing to propagate to in one process; see InstrumentOptions.context for the cost.
+      context: false,
+      metricsAddr: config.metricsAddr,
+      log: logger,
+    });
     await app.listen(config.http.port, config.http.host);
     const stopWatchingTls = config.tls ? watchTls(app.getHttpServer(), config.tls) : undefined;
     const address = app.getHttpServer().address() as AddressInfo;
@@ -79,10 +93,12 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
       close: async () => {
         stopWatchingTls?.();
         await app.close();
+        await observability?.close();
         await pg?.stop();
       },
     };
   } catch (e) {
+    await observability?.close();
     await pg?.stop();
     throw e;
   }

@@ -6,6 +6,7 @@ import type { BlobDriver } from '@wharf/storage';
 import { BLOB_ENTITIES } from './entities';
 import { BLOB_MIGRATIONS } from './migrations';
 import { BLOB_DATA_SOURCE, BLOB_DRIVER, BLOB_OPTIONS, BlobService } from './blob.service';
+import { UploadMetrics } from './upload-metrics';
 
 export interface BlobModuleOptions {
   databaseUrl: string;
@@ -15,6 +16,8 @@ export interface BlobModuleOptions {
   driver: BlobDriver;
   /** See BlobServiceOptions.soleWriter. */
   soleWriter?: boolean;
+  /** See BlobServiceOptions.redirect. */
+  redirect?: boolean;
 }
 
 export function openBlobDataSource(
@@ -43,8 +46,16 @@ export class BlobModule implements OnApplicationShutdown {
       providers: [
         { provide: BLOB_DATA_SOURCE, useFactory: () => openBlobDataSource(opts) },
         { provide: BLOB_DRIVER, useValue: opts.driver },
-        { provide: BLOB_OPTIONS, useValue: { uploadTtlMs: opts.uploadTtlMs, soleWriter: opts.soleWriter } },
+        {
+          provide: BLOB_OPTIONS,
+          useValue: {
+            uploadTtlMs: opts.uploadTtlMs,
+            soleWriter: opts.soleWriter,
+            redirect: opts.redirect,
+          },
+        },
         BlobService,
+        UploadMetrics,
         { provide: BLOB_API, useExisting: BlobService },
       ],
       exports: [BLOB_API, BlobService, BLOB_DATA_SOURCE, BLOB_DRIVER],

@@ -2,10 +2,18 @@ import { randomUUID, createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import type { BlobApi, BlobStat, ByteRange, ChunkRequest, UploadStatus } from '@wharf/contracts';
+import type {
+  BlobApi,
+  BlobDeletion,
+  BlobStat,
+  ByteRange,
+  ChunkRequest,
+  UploadStatus,
+} from '@wharf/contracts';
 import { RegistryError, parseDigest, sha256 } from '@wharf/oci';
 import type { BlobDriver, UploadHandle } from '@wharf/storage';
 import { HashingPassThrough, hashStream } from './hashing';
+import { commitBlob, deleteBlob } from './blob-lifecycle';
 
 export const BLOB_DATA_SOURCE = Symbol('BLOB_DATA_SOURCE');
 export const BLOB_DRIVER = Symbol('BLOB_DRIVER');
@@ -18,7 +26,13 @@ export interface BlobServiceOptions {
    * crashed predecessor are released at start instead of waiting for them to expire.
    */
   soleWriter?: boolean;
+  /** WHARF_S3_REDIRECT: hand out presigned URLs for reads when the driver can make them. */
+  redirect?: boolean;
 }
+
+// Distribution's choice: long enough for a slow pull of a big layer to start, short enough that a
+// leaked URL soon stops working. S3 checks expiry when a request starts, not while it streams.
+const REDIRECT_EXPIRY_SECONDS = 20 * 60;
 
 // Short, constantly renewed leases: a replica that dies blocks its uploads for seconds, not minutes.
 const LEASE_SECONDS = 20;
@@ -131,12 +145,14 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
           actual,
         });
       }
-      await this.driver.commitUpload(handle, size, digest);
-      // One statement, so one commit: the blob is recorded and its session gone together.
-      await this.ds.query(
-        `WITH done AS (DELETE FROM blob.uploads WHERE id = $3)
-         INSERT INTO blob.blobs (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING`,
-        [digest, size, lease.id],
+      // One transaction, under the digest's GC lock: the blob is recorded and its session gone together.
+      const committed = handle;
+      await commitBlob(
+        this.ds,
+        digest,
+        size,
+        () => this.driver.commitUpload(committed, size, digest),
+        (em) => em.query('DELETE FROM blob.uploads WHERE id = $1', [lease.id]),
       );
       this.hashers.delete(lease.id);
       clearInterval(lease.renew);
@@ -178,14 +194,20 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     }
   }
 
+  async blobUrl(digest: string): Promise<string | null> {
+    if (!this.opts.redirect || !this.driver.presignedGetUrl) return null;
+    return this.driver.presignedGetUrl(digest, REDIRECT_EXPIRY_SECONDS);
+  }
+
   async putBlob(digest: string, content: Buffer): Promise<BlobStat> {
     if (sha256(content) !== digest) throw new RegistryError('DIGEST_INVALID', undefined, { digest });
-    await this.driver.putBlob(digest, content);
-    await this.ds.query(
-      'INSERT INTO blob.blobs (digest, size) VALUES ($1, $2) ON CONFLICT (digest) DO NOTHING',
-      [digest, content.length],
-    );
+    await commitBlob(this.ds, digest, content.length, () => this.driver.putBlob(digest, content));
     return { digest, size: content.length };
+  }
+
+  async deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion> {
+    if (!parseDigest(digest)) throw new RegistryError('DIGEST_INVALID', 'invalid digest', { digest });
+    return deleteBlob(this.ds, this.driver, digest, notCommittedAfter);
   }
 
   /** Deletes sessions idle for longer than the TTL, with their bytes; safe on every replica at once. */

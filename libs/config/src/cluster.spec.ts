@@ -67,6 +67,14 @@ describe('distributed-shape configuration', () => {
     });
   });
 
+  it('WHARF_S3_REDIRECT is off by default and reaches a gateway that has no S3 settings', () => {
+    expect(loadConfig(BASE).cluster.redirectBlobs).toBe(false);
+    const gateway = loadConfig({ ...BASE, WHARF_S3_REDIRECT: 'true' }).cluster;
+    expect(gateway.redirectBlobs).toBe(true);
+    expect(gateway.storage).toEqual({ driver: 'filesystem' });
+    expect(() => loadConfig({ ...BASE, WHARF_S3_REDIRECT: 'sometimes' })).toThrow(/WHARF_S3_REDIRECT/);
+  });
+
   it('NATS credentials are a user and password together, or a token', () => {
     expect(() => loadConfig({ ...BASE, WHARF_NATS_USER: 'u' })).toThrow(/WHARF_NATS_PASSWORD/);
     expect(() =>

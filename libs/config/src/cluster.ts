@@ -23,6 +23,11 @@ export interface ClusterConfig {
   metadataUrls?: string[];
   /** WHARF_SHUTDOWN_TIMEOUT: longest a SIGTERM waits for in-flight requests before exiting. */
   shutdownTimeoutMs: number;
+  /**
+   * WHARF_S3_REDIRECT, read by every service: the gateway asks the blob service for a presigned URL
+   * on blob GETs only when it is set, so that with it off a GET costs no extra round trip.
+   */
+  redirectBlobs: boolean;
   storage: StorageConfig;
 }
 
@@ -106,6 +111,7 @@ export function loadClusterConfig(
     blobUrls: urlList('WHARF_BLOB_URL', get('WHARF_BLOB_URL'), ['http', 'https']),
     metadataUrls: urlList('WHARF_METADATA_URL', get('WHARF_METADATA_URL'), ['http', 'https']),
     shutdownTimeoutMs: parse.duration('WHARF_SHUTDOWN_TIMEOUT', get('WHARF_SHUTDOWN_TIMEOUT') ?? '30s'),
+    redirectBlobs: parse.bool('WHARF_S3_REDIRECT', get('WHARF_S3_REDIRECT') ?? 'false'),
     storage: loadStorageConfig(get, parse),
   };
 }

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadClusterConfig, type ClusterConfig } from './cluster';
+import { loadEventsConfig, type EventsConfig } from './events';
+import { loadGcConfig, type GcConfig } from './gc';
 import { parseDuration } from '@wharf/oci';
 
 /**
@@ -11,6 +13,8 @@ import { parseDuration } from '@wharf/oci';
  */
 export interface WharfConfig {
   http: { host: string; port: number };
+  /** WHARF_METRICS_ADDR: /metrics on a listener of its own; unset, the HTTP port serves /metrics. */
+  metricsAddr?: { host: string; port: number };
   dataDir: string;
   logLevel: LogLevel;
   /** External Postgres; when absent the all-in-one runs its own embedded server. */
@@ -27,6 +31,10 @@ export interface WharfConfig {
   schema1: Schema1Config;
   /** The distributed shape's services (NATS, internal ports, S3); see cluster.ts. */
   cluster: ClusterConfig;
+  /** Registry events: webhooks and pull reporting (events.ts). */
+  events: EventsConfig;
+  /** Online garbage collection (gc.ts). */
+  gc: GcConfig;
 }
 
 export type AuthMode = 'none' | 'basic' | 'token';
@@ -137,6 +145,9 @@ export function loadConfig(env: Source = process.env): WharfConfig {
     );
   return {
     http: parseHostPort('WHARF_HTTP_ADDR', get('WHARF_HTTP_ADDR') ?? ':5000'),
+    metricsAddr: get('WHARF_METRICS_ADDR')
+      ? parseHostPort('WHARF_METRICS_ADDR', get('WHARF_METRICS_ADDR')!)
+      : undefined,
     dataDir,
     logLevel,
     databaseUrl: get('WHARF_DATABASE_URL'),
@@ -148,6 +159,8 @@ export function loadConfig(env: Source = process.env): WharfConfig {
     tls: tlsCert && tlsKey ? { certFile: resolve(tlsCert), keyFile: resolve(tlsKey) } : undefined,
     schema1: loadSchema1Config(get),
     cluster: loadClusterConfig(get, { duration: parseDurationMs, bool: parseBool, int: parseInt }),
+    events: loadEventsConfig(get),
+    gc: loadGcConfig(get),
   };
 }
 

@@ -1,3 +1,5 @@
 export * from './config';
 export * from './logger';
 export * from './cluster';
+export * from './events';
+export * from './gc';

@@ -1,10 +1,19 @@
 import type { LoggerService } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
+import { currentContext } from '@wharf/observability';
 import type { LogLevel } from './config';
 
-/** Structured JSON logs (pino) for the whole process; Nest's own messages go through it too. */
+/**
+ * Structured JSON logs (pino) for the whole process; Nest's own messages go through it too. A line
+ * written while serving a request carries its id (`reqId`), the same in every service it crossed.
+ */
 export function createLogger(level: LogLevel, name = 'wharf'): Logger {
-  return pino({ name, level, base: { pid: process.pid } });
+  return pino({ name, level, base: { pid: process.pid }, mixin: requestFields });
+}
+
+function requestFields(): object {
+  const ctx = currentContext();
+  return ctx ? { reqId: ctx.requestId } : {};
 }
 
 export class PinoNestLogger implements LoggerService {

@@ -63,6 +63,24 @@ export interface BlobApi {
    * caller, who knows the size from the repository link). BLOB_UNKNOWN when the bytes are absent.
    */
   openBlob(digest: string, range?: ByteRange): Promise<Readable>;
+  /**
+   * Where a client may fetch the blob straight from storage (a presigned S3 URL) instead of through
+   * the registry; null when the blob service serves reads itself (redirects off, or a store clients
+   * cannot reach). The caller checks access first: the URL grants the bytes to whoever holds it.
+   */
+  blobUrl(digest: string): Promise<string | null>;
   /** Stores small, known content directly (e.g. the schema1 empty layer). */
   putBlob(digest: string, content: Buffer): Promise<BlobStat>;
+  /**
+   * GC: deletes a blob's record and bytes, unless its bytes were (re-)committed after
+   * `notCommittedAfter` (an upload that raced the collector keeps them). Idempotent.
+   */
+  deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion>;
+}
+
+export interface BlobDeletion {
+  /** False when a recent commit kept the blob; the caller reviews it again later. */
+  deleted: boolean;
+  /** Bytes freed (0 when there was no record). */
+  size: number;
 }

@@ -1,3 +1,4 @@
 export * from './metadata-api';
 export * from './blob-api';
 export * from './wire';
+export * from './events';

@@ -3,6 +3,8 @@
  * is bound to the in-process MetadataService; in the distributed shape to a NATS client. Both
  * adapters must honour the same semantics, including raising RegistryError with the spec's codes.
  */
+import type { EventContext } from './events';
+
 export const METADATA_API = Symbol('METADATA_API');
 
 export interface Descriptor {
@@ -21,6 +23,8 @@ export interface ManifestGetRequest {
   accept: string[];
   /** HEAD needs no body; the service may skip loading it. */
   head: boolean;
+  /** Set by the gateway: the read is reported as a pull event. */
+  event?: EventContext;
 }
 
 export interface ManifestResult {
@@ -37,6 +41,7 @@ export interface ManifestPutRequest {
   reference: string;
   contentType: string;
   body: Buffer;
+  event?: EventContext;
 }
 
 export interface ManifestPutResult {
@@ -67,19 +72,25 @@ export interface MetadataApi {
   getManifest(req: ManifestGetRequest): Promise<ManifestResult>;
   putManifest(req: ManifestPutRequest): Promise<ManifestPutResult>;
   /** By digest: removes the manifest and every tag on it. By tag: removes only the tag. */
-  deleteManifest(repository: string, reference: string): Promise<void>;
+  deleteManifest(repository: string, reference: string, event?: EventContext): Promise<void>;
   /** Raises NAME_UNKNOWN when the repository does not exist. */
   listTags(repository: string, page: ListRequest): Promise<ListResult>;
   listRepositories(page: ListRequest): Promise<ListResult>;
   listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]>;
-  /** The blob as linked in this repository, or null. */
-  statBlob(repository: string, digest: string): Promise<BlobLink | null>;
-  linkBlob(repository: string, digest: string, size: number): Promise<void>;
+  /** The blob as linked in this repository, or null. With `event`, a found blob is reported as a pull. */
+  statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null>;
+  /** A blob push: reported as a push event (with the request's context when given). */
+  linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void>;
   /** Raises BLOB_UNKNOWN when the blob is not linked here. */
-  unlinkBlob(repository: string, digest: string): Promise<void>;
+  unlinkBlob(repository: string, digest: string, event?: EventContext): Promise<void>;
   /**
    * Links a blob that another repository already links. With `from`, only that repository counts;
    * without it, any repository does (automatic mount). Null when there is nothing to mount.
    */
-  mountBlob(repository: string, digest: string, from?: string): Promise<BlobLink | null>;
+  mountBlob(
+    repository: string,
+    digest: string,
+    from?: string,
+    event?: EventContext,
+  ): Promise<BlobLink | null>;
 }

@@ -6,7 +6,7 @@ import { AUTH_CONFIG, AuthRuntime } from './auth/auth-runtime';
 import { AuthController } from './auth/auth.controller';
 import { TokenEndpoint } from './auth/token.endpoint';
 import { RegistryFallbackFilter } from './http/framework-fallback';
-import { BlobsHandler } from './handlers/blobs.handler';
+import { BlobsHandler, REDIRECT_BLOBS } from './handlers/blobs.handler';
 import { ListingsHandler } from './handlers/listings.handler';
 import { ManifestsHandler } from './handlers/manifests.handler';
 import { UploadsHandler } from './handlers/uploads.handler';
@@ -38,8 +38,17 @@ import { RegistryDispatcher } from './registry.dispatcher';
   ],
 })
 export class GatewayModule {
-  /** Without register(), or with mode none, access control is off. */
-  static register(options: { auth?: AuthConfig }): DynamicModule {
-    return { module: GatewayModule, providers: [{ provide: AUTH_CONFIG, useValue: options.auth }] };
+  /**
+   * Without register(), or with mode none, access control is off. `redirectBlobs` lets blob GETs
+   * answer 307 to the store when the blob service hands out URLs (off unless given).
+   */
+  static register(options: { auth?: AuthConfig; redirectBlobs?: boolean }): DynamicModule {
+    return {
+      module: GatewayModule,
+      providers: [
+        { provide: AUTH_CONFIG, useValue: options.auth },
+        { provide: REDIRECT_BLOBS, useValue: options.redirectBlobs ?? false },
+      ],
+    };
   }
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
+import { setRouteLabel } from '@wharf/observability';
 import { RegistryError } from '@wharf/oci';
 import { AccessGuard } from './auth/access-guard';
 import type { RequestAccess } from './auth/request-access';
@@ -29,9 +30,11 @@ export class RegistryDispatcher {
     try {
       const route = matchRoute(x.path);
       if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { path: x.path }, 404);
+      setRouteLabel(req, route.kind);
       // Authentication and authorisation for every route happen here, before any handler runs.
       const access = await this.guard.check(x, route);
       if (!access) return;
+      x.actor = access.actor;
       await this.route(x, route, access);
     } catch (e) {
       x.error(e, (err) =>

@@ -1,5 +1,7 @@
 export * from './metadata.module';
 export * from './metadata.service';
+export * from './events';
+export * from './gc';
 export * from './schema1.rewriter';
 export * from './schema1-key';
 export * from './entities';

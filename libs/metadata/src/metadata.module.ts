@@ -3,7 +3,10 @@ import type { DataSource } from 'typeorm';
 import { METADATA_API } from '@wharf/contracts';
 import { openSchemaDataSource } from '@wharf/database';
 import { METADATA_ENTITIES } from './entities';
+import { eventProviders, type MetadataEventsOptions } from './events';
+import { GC_OPTIONS, GcWorker, type GcOptions } from './gc';
 import { METADATA_MIGRATIONS } from './migrations';
+import { MetadataMetrics } from './metadata-metrics';
 import { METADATA_DATA_SOURCE, MetadataService } from './metadata.service';
 import { METADATA_READ_CACHE, MetadataReadCache, type ReadCacheOptions } from './read-cache';
 import { schema1Providers, type Schema1Options } from './schema1.rewriter';
@@ -22,6 +25,10 @@ export interface MetadataModuleOptions {
    * write to this database itself (the all-in-one): see read-cache.ts.
    */
   readCache?: ReadCacheOptions;
+  /** Durable events (outbox, relay, webhooks); off when absent or with nowhere to send them. */
+  events?: MetadataEventsOptions;
+  /** Online GC: the review delay every write queues with, and the worker (when enabled). */
+  gc?: GcOptions;
 }
 
 export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<DataSource> {
@@ -48,13 +55,16 @@ export class MetadataModule implements OnApplicationShutdown {
       providers: [
         { provide: METADATA_DATA_SOURCE, useFactory: () => openMetadataDataSource(opts) },
         MetadataService,
+        MetadataMetrics,
         { provide: METADATA_API, useExisting: MetadataService },
         ...(opts.schema1 ? schema1Providers(opts.schema1) : []),
         ...(opts.readCache
           ? [{ provide: METADATA_READ_CACHE, useValue: new MetadataReadCache(opts.readCache) }]
           : []),
+        ...eventProviders(METADATA_DATA_SOURCE, opts.events),
+        ...(opts.gc ? [{ provide: GC_OPTIONS, useValue: opts.gc }, GcWorker] : []),
       ],
-      exports: [METADATA_API, MetadataService, METADATA_DATA_SOURCE],
+      exports: [METADATA_API, MetadataService, METADATA_DATA_SOURCE, ...(opts.gc ? [GcWorker] : [])],
     };
   }
 

@@ -3,7 +3,9 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type {
   BlobLink,
   Descriptor,
+  EventContext,
   ListRequest,
+  RegistryEvent,
   ListResult,
   ManifestGetRequest,
   ManifestPutRequest,
@@ -30,6 +32,8 @@ import {
   type ParsedManifest,
   type Platform,
 } from '@wharf/oci';
+import { blobTarget, manifestTarget } from './events/envelope';
+import { EVENT_OUTBOX, type EventOutbox } from './events/outbox';
 import { configToStore } from './image-config';
 import {
   METADATA_READ_CACHE,
@@ -39,6 +43,8 @@ import {
   readThrough,
   tagKey,
 } from './read-cache';
+import { GC_OPTIONS, type GcOptions } from './gc/gc-options';
+import * as gcQueue from './gc/queue';
 
 export const METADATA_DATA_SOURCE = Symbol('METADATA_DATA_SOURCE');
 
@@ -83,6 +89,8 @@ export interface StoredManifest {
 /** Hard cap on a tags list without `n`, so one request cannot pull a whole table into memory. */
 const TAGS_UNPAGED_MAX = 100_000;
 const CATALOG_DEFAULT_PAGE = 100;
+/** WHARF_GC_REVIEW_DELAY's default, for a service wired without GC options. */
+const DEFAULT_REVIEW_DELAY_MS = 24 * 3600_000;
 
 interface ManifestRow {
   digest: string;
@@ -98,9 +106,26 @@ export class MetadataService implements MetadataApi {
     @Optional() @Inject(SCHEMA1_REWRITER) private readonly schema1?: Schema1Rewriter,
     @Optional() @Inject(BLOB_API) private readonly blobs?: BlobApi,
     @Optional() @Inject(METADATA_READ_CACHE) private readonly cache?: MetadataReadCache,
+    @Optional() @Inject(EVENT_OUTBOX) private readonly events?: EventOutbox | null,
+    @Optional() @Inject(GC_OPTIONS) private readonly gc?: GcOptions,
   ) {}
 
+  /** How long what a write may orphan is protected from the collector (in-flight pushes). */
+  private get reviewDelayMs(): number {
+    return this.gc?.reviewDelayMs ?? DEFAULT_REVIEW_DELAY_MS;
+  }
+
   async getManifest(req: ManifestGetRequest): Promise<ManifestResult> {
+    const result = await this.readManifest(req);
+    if (req.event && this.events) {
+      const ref = parseReference(req.reference);
+      const tag = ref?.kind === 'tag' ? ref.tag : undefined;
+      this.events.pull(manifestTarget(req.repository, result, tag, req.event), req.event);
+    }
+    return result;
+  }
+
+  private async readManifest(req: ManifestGetRequest): Promise<ManifestResult> {
     const ref = parseReference(req.reference);
     if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference: req.reference });
     const accept = parseAccept(req.accept);
@@ -200,6 +225,11 @@ export class MetadataService implements MetadataApi {
           })),
         );
       }
+      // GC: a moved tag may leave its old manifest untagged; a push by digest starts untagged.
+      // Queued before the manifest row is locked: the collector's order (review row, then manifest).
+      if (ref.kind === 'tag')
+        await gcQueue.reviewTagTarget(em, repositoryId, ref.tag, digest, this.reviewDelayMs);
+      else await gcQueue.reviewManifests(em, repositoryId, [digest], this.reviewDelayMs);
       // DO UPDATE, not DO NOTHING: it locks an existing row, so a concurrent DELETE of this manifest
       // waits for this transaction instead of pulling the row out from under the inserts below.
       await em.query(
@@ -242,6 +272,12 @@ export class MetadataService implements MetadataApi {
           [repositoryId, ref.tag, digest],
         );
       }
+      if (this.events) {
+        const described = { mediaType: manifest.mediaType, digest, size: body.length };
+        const tag = ref.kind === 'tag' ? ref.tag : undefined;
+        const target = manifestTarget(req.repository, described, tag, req.event);
+        await this.events.record(em, [this.events.event('push', target, req.event)]);
+      }
     });
     // Once settled (committed or not), before the 201: no read may serve the tag's old digest.
     await stored.finally(() => ref.kind === 'tag' && this.cache?.tagChanged(req.repository, ref.tag));
@@ -253,7 +289,7 @@ export class MetadataService implements MetadataApi {
     return this.schema1.verifyPush(req);
   }
 
-  async deleteManifest(repository: string, reference: string): Promise<void> {
+  async deleteManifest(repository: string, reference: string, event?: EventContext): Promise<void> {
     const ref = parseReference(reference);
     if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
     // Tags and reference rows go with the manifest (ON DELETE CASCADE); a tag delete removes only the tag.
@@ -261,19 +297,37 @@ export class MetadataService implements MetadataApi {
       ref.kind === 'digest'
         ? this.cache?.repositoryChanged(repository)
         : this.cache?.tagChanged(repository, ref.tag);
-    const rows: unknown[] = await (
-      ref.kind === 'digest'
-        ? this.ds.query(
-            `DELETE FROM metadata.manifests m USING metadata.repositories r
-             WHERE r.id = m.repository_id AND r.name = $1 AND m.digest = $2 RETURNING m.digest`,
-            [repository, ref.digest],
-          )
-        : this.ds.query(
-            `DELETE FROM metadata.tags t USING metadata.repositories r
-             WHERE r.id = t.repository_id AND r.name = $1 AND t.name = $2 RETURNING t.name`,
-            [repository, ref.tag],
-          )
-    ).finally(invalidate);
+    const remove = async (sql: Pick<DataSource, 'query'>): Promise<unknown[]> => {
+      // Distribution reports each tag a manifest delete takes with it. Read without a lock, so the
+      // GC's lock order (review row first) stays intact; a tag moved onto this manifest in the same
+      // instant goes without its own delete event, the manifest's still fires.
+      const tags: { name: string }[] =
+        ref.kind === 'digest' && this.events
+          ? await sql.query(
+              `SELECT t.name FROM metadata.tags t JOIN metadata.repositories r ON r.id = t.repository_id
+               WHERE r.name = $1 AND t.manifest_digest = $2 ORDER BY t.name`,
+              [repository, ref.digest],
+            )
+          : [];
+      const deleted: unknown[] = (await (ref.kind === 'digest'
+        ? gcQueue.deleteManifestQueued(sql, { repository }, ref.digest, this.reviewDelayMs)
+        : gcQueue.deleteTagQueued(sql, repository, ref.tag, this.reviewDelayMs))) as unknown[];
+      const events = this.events;
+      if (events && rowCount(deleted)) {
+        const targets =
+          ref.kind === 'digest'
+            ? [{ digest: ref.digest, repository }, ...tags.map((t) => ({ repository, tag: t.name }))]
+            : [{ repository, tag: ref.tag }];
+        await events.record(
+          sql,
+          targets.map((t) => events.event('delete', t, event)),
+        );
+      }
+      return deleted;
+    };
+    const rows = await (this.events ? this.ds.transaction((em) => remove(em)) : remove(this.ds)).finally(
+      invalidate,
+    );
     if (!rowCount(rows)) {
       throw new RegistryError(
         'MANIFEST_UNKNOWN',
@@ -347,9 +401,12 @@ export class MetadataService implements MetadataApi {
     }));
   }
 
-  async statBlob(repository: string, digest: string): Promise<BlobLink | null> {
+  async statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null> {
     const load = () => this.queryBlobLink(repository, digest);
-    return (await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null;
+    const link =
+      (await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null;
+    if (link && event) this.events?.pull(blobTarget(repository, digest, link.size, event), event);
+    return link;
   }
 
   private async queryBlobLink(repository: string, digest: string): Promise<BlobLink | undefined> {
@@ -361,36 +418,84 @@ export class MetadataService implements MetadataApi {
     return rows.length ? { digest, size: Number(rows[0].size) } : undefined;
   }
 
-  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
-    const repositoryId = await this.ensureRepository(repository);
-    await this.ds.query(
-      `INSERT INTO metadata.blob_links (repository_id, digest, size) VALUES ($1, $2, $3)
-       ON CONFLICT (repository_id, digest) DO NOTHING`,
-      [repositoryId, digest, size],
-    );
+  async linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void> {
+    const pushed = this.events?.event('push', blobTarget(repository, digest, size, event), event);
+    await this.link(repository, digest, size, pushed);
   }
 
-  async unlinkBlob(repository: string, digest: string): Promise<void> {
-    const rows = await this.ds
-      .query(
-        `DELETE FROM metadata.blob_links bl USING metadata.repositories r
-         WHERE r.id = bl.repository_id AND r.name = $1 AND bl.digest = $2 RETURNING bl.digest`,
-        [repository, digest],
-      )
-      .finally(() => this.cache?.blobUnlinked(repository, digest));
+  /** Links a blob; with an event, records it in the same transaction. */
+  private async link(
+    repository: string,
+    digest: string,
+    size: number,
+    recorded?: RegistryEvent,
+    mount?: { from: string | null },
+  ): Promise<boolean> {
+    // Every link queues the blob for GC review (uploaded or mounted is not yet referenced), taking
+    // the review row before the links: the collector's lock order (gc/queue.ts).
+    if ((recorded && this.events) || mount) {
+      const events = this.events;
+      const repositoryId = await this.ensureRepository(repository);
+      return this.ds.transaction(async (em) => {
+        await gcQueue.reviewBlobs(em, [digest], this.reviewDelayMs);
+        // A mount re-reads its source under lock: a collection of this digest that finished while
+        // we waited for the review row leaves nothing to mount.
+        if (mount && !(await gcQueue.lockSomeLink(em, digest, mount.from))) return false;
+        await em.query(
+          `INSERT INTO metadata.blob_links (repository_id, digest, size) VALUES ($1, $2, $3)
+           ON CONFLICT (repository_id, digest) DO NOTHING`,
+          [repositoryId, digest, size],
+        );
+        if (recorded && events) await events.record(em, [recorded]);
+        return true;
+      });
+    }
+    // One round trip when the repository exists, as it does for every blob of a push but the first.
+    const linked = (await gcQueue.linkBlobByName(
+      this.ds,
+      repository,
+      digest,
+      size,
+      this.reviewDelayMs,
+    )) as unknown[];
+    if (linked.length) return true;
+    const repositoryId = await this.ensureRepository(repository);
+    await gcQueue.linkBlobById(this.ds, repositoryId, digest, size, this.reviewDelayMs);
+    return true;
+  }
+
+  async unlinkBlob(repository: string, digest: string, event?: EventContext): Promise<void> {
+    const remove = async (sql: Pick<DataSource, 'query'>): Promise<unknown> => {
+      // GC: without this link the bytes may be referenced by nothing.
+      const deleted: unknown = await gcQueue.unlinkBlob(sql, repository, digest, this.reviewDelayMs);
+      if (this.events && rowCount(deleted))
+        await this.events.record(sql, [this.events.event('delete', { digest, repository }, event)]);
+      return deleted;
+    };
+    const rows = await (this.events ? this.ds.transaction((em) => remove(em)) : remove(this.ds)).finally(() =>
+      this.cache?.blobUnlinked(repository, digest),
+    );
     if (!rowCount(rows)) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
-  async mountBlob(repository: string, digest: string, from?: string): Promise<BlobLink | null> {
-    const rows: { size: string }[] = await this.ds.query(
-      `SELECT bl.size FROM metadata.blob_links bl JOIN metadata.repositories r ON r.id = bl.repository_id
+  async mountBlob(
+    repository: string,
+    digest: string,
+    from?: string,
+    event?: EventContext,
+  ): Promise<BlobLink | null> {
+    const rows: { size: string; name: string }[] = await this.ds.query(
+      `SELECT bl.size, r.name FROM metadata.blob_links bl JOIN metadata.repositories r ON r.id = bl.repository_id
        WHERE bl.digest = $1 AND ($2::text IS NULL OR r.name = $2) LIMIT 1`,
       [digest, from ?? null],
     );
     if (!rows.length) return null;
     const size = Number(rows[0].size);
-    await this.linkBlob(repository, digest, size);
-    return { digest, size };
+    const target = blobTarget(repository, digest, size, event, rows[0].name);
+    const mounted = await this.link(repository, digest, size, this.events?.event('mount', target, event), {
+      from: from ?? null,
+    });
+    return mounted ? { digest, size } : null;
   }
 
   /** Repository ids are created on first write; outside any transaction so racing pushes never deadlock. */

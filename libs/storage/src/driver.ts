@@ -60,4 +60,9 @@ export interface BlobDriver {
   read(digest: string, range?: { start: number; end: number }): Promise<Readable>;
   /** Removes a blob. Idempotent; readers that already hold a stream may finish it. */
   delete(digest: string): Promise<void>;
+  /**
+   * Only drivers whose store clients can reach themselves (S3): a URL that fetches the blob without
+   * credentials for `expirySeconds`, Range requests included. Local computation, no round trip.
+   */
+  presignedGetUrl?(digest: string, expirySeconds: number): Promise<string>;
 }

@@ -13,3 +13,4 @@ export * from './rpc-controller';
 export * from './rpc-dispatch';
 export * from './upstreams';
 export * from './service-runtime';
+export * from './event-publisher';

@@ -1,6 +1,16 @@
 import { ServerNats } from '@nestjs/microservices';
 import type { NatsOptions } from '@nestjs/microservices';
 import { MAX_PAYLOAD_BYTES, encodeWire } from '@wharf/contracts';
+import {
+  REQUEST_ID_HEADER,
+  TRACEPARENT_HEADER,
+  acceptRequestId,
+  contextFor,
+  endSpan,
+  newRequestId,
+  runInContext,
+  tracingEnabled,
+} from '@wharf/observability';
 import type { InFlight } from './inflight';
 
 /**
@@ -31,6 +41,29 @@ export class DrainingNatsServer extends ServerNats {
     private readonly drainTimeoutMs: number,
   ) {
     super({ ...options, serializer: new WireReplySerializer() });
+  }
+
+  /**
+   * Each message is handled inside the caller's request context: its request id (from the
+   * headers RpcClient sets; a new one for a caller that sent none) and a server span.
+   */
+  override async handleMessage(...args: Parameters<ServerNats['handleMessage']>): Promise<void> {
+    const [channel, msg] = args;
+    const h = msg.headers;
+    const requestId = acceptRequestId(h?.get(REQUEST_ID_HEADER)) ?? newRequestId();
+    // `<prefix>.<service>.<op>`: the span is named `<service>.<op>` (only worked out when tracing).
+    const name = tracingEnabled() ? channel.split('.').slice(-2).join('.') : '';
+    const ctx = contextFor(requestId, h?.get(TRACEPARENT_HEADER) || undefined, name, 'server', {
+      'rpc.system': 'nats',
+      'messaging.destination.name': channel,
+    });
+    try {
+      await runInContext(ctx, () => super.handleMessage(...args));
+      endSpan(ctx.span);
+    } catch (e) {
+      endSpan(ctx.span, e);
+      throw e;
+    }
   }
 
   override async close(): Promise<void> {

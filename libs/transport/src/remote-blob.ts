@@ -9,6 +9,7 @@ import {
   replyOf,
   uploadPath,
   type BlobApi,
+  type BlobDeletion,
   type BlobOps,
   type BlobStat,
   type ByteRange,
@@ -78,8 +79,16 @@ export class RemoteBlobApi implements BlobApi {
     throw await this.failure(res);
   }
 
+  async blobUrl(digest: string): Promise<string | null> {
+    return (await this.rpc.call('blobUrl', { digest })).url;
+  }
+
   putBlob(digest: string, content: Buffer): Promise<BlobStat> {
     return this.rpc.call('putBlob', { digest, content });
+  }
+
+  deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion> {
+    return this.rpc.call('deleteBlob', { digest, notCommittedAfter: notCommittedAfter.toISOString() });
   }
 
   private async send(

@@ -1,6 +1,7 @@
 import type {
   BlobLink,
   Descriptor,
+  EventContext,
   ListRequest,
   ListResult,
   ManifestGetRequest,
@@ -26,6 +27,7 @@ export class RemoteMetadataApi implements MetadataApi {
       reference: req.reference,
       accept: req.accept,
       head: req.head,
+      ...withEvent(req.event),
     });
   }
 
@@ -35,11 +37,12 @@ export class RemoteMetadataApi implements MetadataApi {
       reference: req.reference,
       contentType: req.contentType,
       body: req.body,
+      ...withEvent(req.event),
     });
   }
 
-  async deleteManifest(repository: string, reference: string): Promise<void> {
-    await this.rpc.call('deleteManifest', { repository, reference });
+  async deleteManifest(repository: string, reference: string, event?: EventContext): Promise<void> {
+    await this.rpc.call('deleteManifest', { repository, reference, ...withEvent(event) });
   }
 
   listTags(repository: string, page: ListRequest): Promise<ListResult> {
@@ -59,22 +62,31 @@ export class RemoteMetadataApi implements MetadataApi {
     return res.manifests;
   }
 
-  async statBlob(repository: string, digest: string): Promise<BlobLink | null> {
-    return (await this.rpc.call('statBlob', { repository, digest })).link;
+  async statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null> {
+    return (await this.rpc.call('statBlob', { repository, digest, ...withEvent(event) })).link;
   }
 
-  async linkBlob(repository: string, digest: string, size: number): Promise<void> {
-    await this.rpc.call('linkBlob', { repository, digest, size });
+  async linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void> {
+    await this.rpc.call('linkBlob', { repository, digest, size, ...withEvent(event) });
   }
 
-  async unlinkBlob(repository: string, digest: string): Promise<void> {
-    await this.rpc.call('unlinkBlob', { repository, digest });
+  async unlinkBlob(repository: string, digest: string, event?: EventContext): Promise<void> {
+    await this.rpc.call('unlinkBlob', { repository, digest, ...withEvent(event) });
   }
 
-  async mountBlob(repository: string, digest: string, from?: string): Promise<BlobLink | null> {
-    return (await this.rpc.call('mountBlob', { repository, digest, ...(from !== undefined ? { from } : {}) }))
-      .link;
+  async mountBlob(
+    repository: string,
+    digest: string,
+    from?: string,
+    event?: EventContext,
+  ): Promise<BlobLink | null> {
+    const req = { repository, digest, ...(from !== undefined ? { from } : {}), ...withEvent(event) };
+    return (await this.rpc.call('mountBlob', req)).link;
   }
+}
+
+function withEvent(event: EventContext | undefined): { event?: EventContext } {
+  return event ? { event } : {};
 }
 
 function pageOf(page: ListRequest): { n?: number; last?: string } {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { ErrorCode as NatsErrorCode, type NatsConnection } from 'nats';
+import { ErrorCode as NatsErrorCode, headers as natsHeaders, type MsgHdrs, type NatsConnection } from 'nats';
 import {
   MAX_PAYLOAD_BYTES,
   WireFormatError,
@@ -16,6 +16,15 @@ import {
   type ServiceName,
 } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
+import {
+  childContext,
+  currentContext,
+  endSpan,
+  propagationHeaders,
+  runInContext,
+  tracingEnabled,
+  type RequestContext,
+} from '@wharf/observability';
 import { unavailable, type Upstreams } from './upstreams';
 
 /**
@@ -39,11 +48,35 @@ export class RpcClient<T extends OpTable> {
   }
 
   async call<K extends keyof T & string>(name: K, req: OpRequest<T[K]>): Promise<OpResponse<T[K]>> {
+    const ctx = currentContext();
+    if (!ctx || !tracingEnabled()) return this.send(name, req, ctx);
+    // A client span per call; the HTTP fallback (Upstreams) reads it from the context.
+    const child = childContext(ctx, `${this.service}.${name}`, {
+      'rpc.system': 'nats',
+      'rpc.service': this.service,
+      'rpc.method': name,
+    });
+    try {
+      const value = await runInContext(child, () => this.send(name, req, child));
+      endSpan(child.span);
+      return value;
+    } catch (e) {
+      // A 404 from a HEAD is an answer, not a failure of the call.
+      endSpan(child.span, e instanceof RegistryError && e.status < 500 ? undefined : e);
+      throw e;
+    }
+  }
+
+  private async send<K extends keyof T & string>(
+    name: K,
+    req: OpRequest<T[K]>,
+    ctx: RequestContext | undefined,
+  ): Promise<OpResponse<T[K]>> {
     const subject = subjectOf(this.prefix, this.service, name);
     // Nest's NATS transport reads { pattern, data, id }; an id makes it a request, not an event.
     const packet = encodeWire({ pattern: subject, data: req, id: randomUUID() });
     if (Buffer.byteLength(packet) <= MAX_PAYLOAD_BYTES) {
-      const reply = await this.overNats(name, subject, packet);
+      const reply = await this.overNats(name, subject, packet, ctx);
       if (reply.ok || !('oversized' in reply)) return this.unwrap(reply);
     }
     return this.unwrap(await this.overHttp(name, req));
@@ -53,10 +86,14 @@ export class RpcClient<T extends OpTable> {
     name: K,
     subject: string,
     packet: string,
+    ctx: RequestContext | undefined,
   ): Promise<Reply<OpResponse<T[K]>>> {
     let raw: unknown;
     try {
-      const msg = await this.nats.request(subject, Buffer.from(packet), { timeout: this.timeoutMs });
+      const msg = await this.nats.request(subject, Buffer.from(packet), {
+        timeout: this.timeoutMs,
+        headers: ctx ? headersOf(ctx) : undefined,
+      });
       raw = JSON.parse(Buffer.from(msg.data).toString('utf8'));
     } catch (e) {
       const code = (e as { code?: string }).code;
@@ -107,4 +144,11 @@ export class RpcClient<T extends OpTable> {
     if ('oversized' in reply) throw new Error(`${this.service} reply too large even over HTTP`);
     throw fromWireError(reply.error);
   }
+}
+
+/** The request id and trace context as NATS message headers (what DrainingNatsServer reads). */
+function headersOf(ctx: RequestContext): MsgHdrs {
+  const h = natsHeaders();
+  for (const [k, v] of Object.entries(propagationHeaders(ctx))) h.set(k, v);
+  return h;
 }

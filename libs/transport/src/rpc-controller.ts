@@ -69,13 +69,13 @@ export function createRpcController<T extends OpTable>(
           error: new RegistryError('UNKNOWN', (e as Error).message).toJSON(),
         });
       }
-      const result = await dispatchRpc(ops, this.handlers, op, body, log);
+      const result = await dispatchRpc(ops, this.handlers, op, body, log, service);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(encodeWire(result));
     }
 
     nats(op: string, data: unknown): Promise<unknown> {
-      return this.server.inflight.track(() => dispatchRpc(ops, this.handlers, op, data, log));
+      return this.server.inflight.track(() => dispatchRpc(ops, this.handlers, op, data, log, service));
     }
   }
 

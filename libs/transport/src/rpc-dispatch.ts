@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { INTERNAL_ERROR, WireFormatError, type OpHandlers, type OpTable, type Reply } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
+import { rpcMetrics } from '@wharf/observability';
 
 /**
  * Runs one operation for a message that came off the wire (NATS or the internal HTTP RPC route):
@@ -8,6 +9,25 @@ import { RegistryError } from '@wharf/oci';
  * its codes and status; anything else is logged and leaves as UNKNOWN, never with a stack trace.
  */
 export async function dispatchRpc<T extends OpTable>(
+  ops: T,
+  handlers: OpHandlers<T>,
+  name: string,
+  raw: unknown,
+  log: Logger,
+  service = 'unknown',
+): Promise<Reply<unknown>> {
+  const started = performance.now();
+  const reply = await run(ops, handlers, name, raw, log);
+  const seconds = (performance.now() - started) / 1000;
+  const known = Object.prototype.hasOwnProperty.call(ops, name);
+  const outcome = reply.ok ? 'ok' : 'error' in reply && reply.error === INTERNAL_ERROR ? 'internal' : 'error';
+  rpcMetrics().record(service, known ? name : 'unknown', outcome, seconds);
+  // With WHARF_LOG_LEVEL=debug, one line per operation, under the caller's request id.
+  log.debug(`${name} ${outcome} ${(seconds * 1000).toFixed(1)}ms`);
+  return reply;
+}
+
+async function run<T extends OpTable>(
   ops: T,
   handlers: OpHandlers<T>,
   name: string,

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { observe, type ObserveOptions } from '@wharf/observability';
 import type { Lifecycle } from './health';
 
 export interface RunningService {
@@ -35,6 +36,8 @@ export async function startService(opts: {
   configure?: (app: NestFastifyApplication) => void;
   microservice?: Parameters<NestFastifyApplication['connectMicroservice']>[0];
   tls?: boolean;
+  /** Request ids, traces and /metrics for this service (see libs/observability). */
+  observe?: ObserveOptions;
 }): Promise<RunningService> {
   const app = await NestFactory.create<NestFastifyApplication>(opts.module, opts.adapter, {
     bodyParser: false,
@@ -42,6 +45,7 @@ export async function startService(opts: {
     abortOnError: false,
   });
   opts.configure?.(app);
+  const observability = opts.observe ? await observe(app.getHttpServer() as Server, opts.observe) : undefined;
   if (opts.microservice) {
     app.connectMicroservice(opts.microservice, { inheritAppConfig: true });
     await app.startAllMicroservices();
@@ -72,6 +76,7 @@ export async function startService(opts: {
         clearInterval(sweep);
         clearTimeout(timer);
         server.closeAllConnections();
+        await observability?.close();
       })();
       return closing;
     },

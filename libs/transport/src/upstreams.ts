@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { Pool, type Dispatcher } from 'undici';
 import { INTERNAL_TOKEN_HEADER } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
+import { propagationHeaders } from '@wharf/observability';
 import { LazyBody } from './lazy-body';
 
 /** Failures that mean "this replica did not take the request": safe to try another. */
@@ -72,6 +73,8 @@ export class Upstreams {
     // With one URL, a couple of extra tries reach another pod behind the Service.
     const attempts = Math.max(this.pools.length, 3);
     let last: unknown;
+    // Whoever serves it logs under the same request id and continues the same trace.
+    const context = propagationHeaders();
     for (let i = 0; i < attempts; i++) {
       const pool = this.pools[(start + i) % this.pools.length];
       const lazy = req.stream ? new LazyBody(req.stream) : undefined;
@@ -79,7 +82,7 @@ export class Upstreams {
         return await pool.request({
           method: req.method,
           path: req.path,
-          headers: { ...req.headers, [INTERNAL_TOKEN_HEADER]: this.token },
+          headers: { ...req.headers, ...context, [INTERNAL_TOKEN_HEADER]: this.token },
           body: lazy ?? req.body,
           headersTimeout: req.headersTimeout,
           bodyTimeout: req.bodyTimeout,

@@ -1,9 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import {
   EMPTY_INDEX,
+  labelledIndex,
   MT_OCI_INDEX,
   PULL_ACCEPT,
   exchange,
@@ -257,8 +259,8 @@ export class Bench {
                 bytes += n;
                 return n;
               });
-              if (side.pid) this.record(cpu, side.key, (treeCpuSeconds(side.pid) - cpu0) / (bytes / 1e9));
               this.record(spec, side.key, mbps);
+              if (side.pid) this.record(cpu, side.key, (treeCpuSeconds(side.pid) - cpu0) / (bytes / 1e9));
               this.opts.log(
                 `  r${round} ${side.label.padEnd(12)} ${spec.name.padEnd(34)} ${mbps.toFixed(0).padStart(6)} MB/s`,
               );
@@ -426,7 +428,7 @@ export class Bench {
       for (const side of this.registries) {
         const have = seeded.get(side.key)!;
         have.tags = await this.seed(side, 'tags', have.tags, level, async (i) =>
-          side.client.putManifest(TAGS_REPO, tagName(i), image),
+          side.client.putManifestBytes(TAGS_REPO, tagName(i), MT_OCI_INDEX, labelledIndex(tagName(i))),
         );
         // Two requests per repository: an empty index (it references no blob), and one blob mounted,
         // without which Distribution's catalog does not see the repository (it looks for _layers).
@@ -524,6 +526,11 @@ export class Bench {
           const lat: number[] = [];
           const got: number[] = [];
           try {
+            // One untimed page first, on every side alike: what follows measures pages, not a cold start.
+            await side.client.call(
+              'GET',
+              kind === 'tags' ? `/v2/${TAGS_REPO}/tags/list?n=${n}` : `/v2/_catalog?n=${n}`,
+            );
             const k = Math.min(pages, Math.ceil(count / n));
             for (let p = 0; p < k; p++) {
               // Pages start at offsets spread over the listing, shifted a little each round.
@@ -624,7 +631,6 @@ export function repoName(i: number): string {
 
 async function writeContent(file: string, c: Content): Promise<void> {
   mkdirSync(join(file, '..'), { recursive: true });
-  const { open } = await import('node:fs/promises');
   const fh = await open(file, 'w');
   try {
     for (const s of c.slices()) await fh.write(s);

@@ -12,6 +12,21 @@ export const EMPTY_INDEX = Buffer.from(
   JSON.stringify({ schemaVersion: 2, mediaType: MT_OCI_INDEX, manifests: [] }),
 );
 
+/**
+ * An index of nothing that differs per `label`: distinct manifests, as distinct images would be.
+ * Seeding many tags with one manifest would instead measure contention on that manifest's record.
+ */
+export function labelledIndex(label: string): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MT_OCI_INDEX,
+      manifests: [],
+      annotations: { 'org.example.bench.label': label },
+    }),
+  );
+}
+
 /** What containerd sends when it resolves a tag: every manifest type it can use. */
 export const PULL_ACCEPT = [
   'application/vnd.docker.distribution.manifest.v2+json',

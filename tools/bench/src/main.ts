@@ -11,7 +11,12 @@ import { parseOptions, type CliOptions } from './options';
 import { startBare, tempDir } from './processes';
 import { machine, markdown, table } from './report';
 
-export async function runBench(cli: CliOptions, extra: Record<string, unknown> = {}): Promise<boolean> {
+/** `goals: false` when the baseline is not the one the targets name (e.g. distributed vs all-in-one). */
+export async function runBench(
+  cli: CliOptions,
+  extra: Record<string, unknown> = {},
+  opts: { goals?: boolean } = {},
+): Promise<boolean> {
   const sides: Side[] = [
     {
       key: 'target',
@@ -51,6 +56,7 @@ export async function runBench(cli: CliOptions, extra: Record<string, unknown> =
     await bare?.stop();
     if (bareDir) rmSync(bareDir, { recursive: true, force: true });
   }
+  if (opts.goals === false) for (const m of metrics) delete m.goals;
   const out = table(metrics, sides);
   console.log(out);
   if (cli.json) {

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as natsConnect } from 'nats';
 import { join } from 'node:path';
 import { exportSigningKeyPem, generateSigningKey } from '@wharf/oci';
 import { startS3TestServer, type S3TestServer } from '@wharf/storage/testing';
@@ -55,6 +56,8 @@ export interface DistributedOptions {
   storage?: 'filesystem' | 's3';
   /** Extra WHARF_* settings for every service. */
   env?: Record<string, string>;
+  /** Extra settings that name the S3 test server (e.g. WHARF_S3_PUBLIC_ENDPOINT), when it is used. */
+  s3Env?: (s3: S3TestServer) => Record<string, string>;
 }
 
 export async function startDistributedRegistry(opts: DistributedOptions = {}): Promise<DistributedCluster> {
@@ -94,6 +97,7 @@ export async function startDistributedRegistry(opts: DistributedOptions = {}): P
       WHARF_S3_ACCESS_KEY: s3.accessKey,
       WHARF_S3_SECRET_KEY: s3.secretKey,
       WHARF_S3_PATH_STYLE: 'true',
+      ...opts.s3Env?.(s3),
     });
   }
   const services: Record<Role, ServiceProcess[]> = { gateway: [], metadata: [], blob: [] };
@@ -137,11 +141,21 @@ export async function startDistributedRegistry(opts: DistributedOptions = {}): P
     stop: async () => {
       await proxy?.close();
       await stopAll();
+      await deleteEventStream(env);
       await s3?.stop();
       db.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The metadata services publish events to JetStream: drop this run's stream from the shared NATS. */
+async function deleteEventStream(env: Record<string, string>): Promise<void> {
+  const nc = await natsConnect({ servers: env.WHARF_NATS_URL }).catch(() => undefined);
+  if (!nc) return;
+  const jsm = await nc.jetstreamManager().catch(() => undefined);
+  await jsm?.streams.delete(`${env.WHARF_NATS_PREFIX.replace(/\./g, '_')}_events`).catch(() => false);
+  await nc.close();
 }
 
 async function freePorts(n: number): Promise<number[]> {

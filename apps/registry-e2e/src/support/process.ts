@@ -27,7 +27,11 @@ export interface RegistryProcess {
  * Runs the built all-in-one registry (`npm start`'s entry point) as a real process, with its own
  * embedded PostgreSQL, exactly as a user would.
  */
-export async function spawnRegistry(dataDir: string, port?: number): Promise<RegistryProcess> {
+export async function spawnRegistry(
+  dataDir: string,
+  port?: number,
+  env: Record<string, string> = {},
+): Promise<RegistryProcess> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, [MAIN], {
     env: {
@@ -35,6 +39,7 @@ export async function spawnRegistry(dataDir: string, port?: number): Promise<Reg
       WHARF_DATA_DIR: dataDir,
       WHARF_HTTP_ADDR: `127.0.0.1:${p}`,
       WHARF_LOG_LEVEL: 'info',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,3 +1,4 @@
 import { BlobInit1764320000001 } from './1764320000001-init';
+import { BlobGc1764600000001 } from './1764600000001-gc';
 
-export const BLOB_MIGRATIONS = [BlobInit1764320000001];
+export const BLOB_MIGRATIONS = [BlobInit1764320000001, BlobGc1764600000001];

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Controller, Get, Inject, Logger, Patch, Put, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -7,12 +8,14 @@ import {
   CHUNK_LENGTH_HEADER,
   CHUNK_RANGE_HEADER,
   INTERNAL_ERROR,
+  WRITE_TO,
   blobStatToWire,
   uploadStatusToWire,
   type BlobApi,
   type ByteRange,
   type ChunkRequest,
   type Reply,
+  type WritesTo,
 } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
 import { INTERNAL_SERVER, hasInternalToken, sendJson, type InternalServer } from '@wharf/transport';
@@ -71,7 +74,11 @@ export class BlobDataController {
       }
       res.writeHead(range ? 206 : 200, { 'content-type': 'application/octet-stream' });
       try {
-        await pipeline(stream, res);
+        // As the gateway does for the all-in-one: a filesystem blob copies itself through reused
+        // buffers, where a pipe would allocate (and collect) a fresh MiB per chunk.
+        const direct = (stream as Readable & Partial<WritesTo>)[WRITE_TO];
+        if (direct) await direct.call(stream, res);
+        else await pipeline(stream, res);
       } catch {
         // A reader that went away, or storage that failed mid-stream: cutting the response is how
         // the gateway (and so its client) learns the bytes are incomplete.

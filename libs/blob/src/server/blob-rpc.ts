@@ -5,6 +5,7 @@ import {
   type BlobOps,
   type OpHandlers,
 } from '@wharf/contracts';
+import { RegistryError } from '@wharf/oci';
 
 /** The blob service's control operations on the wire; bytes take the data routes (blob-data.controller.ts). */
 export function blobRpcHandlers(api: BlobApi, ping: () => Promise<void>): OpHandlers<BlobOps> {
@@ -25,6 +26,12 @@ export function blobRpcHandlers(api: BlobApi, ping: () => Promise<void>): OpHand
       const stat = await api.statBlob(req.digest);
       return { stat: stat && blobStatToWire(stat) };
     },
+    blobUrl: async (req) => ({ url: await api.blobUrl(req.digest) }),
     putBlob: async (req) => blobStatToWire(await api.putBlob(req.digest, req.content)),
+    deleteBlob: async (req) => {
+      const when = new Date(req.notCommittedAfter);
+      if (Number.isNaN(when.getTime())) throw new RegistryError('UNKNOWN', 'notCommittedAfter is not a time');
+      return api.deleteBlob(req.digest, when);
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type { BlobStat, UploadStatus } from '../blob-api';
-import { bytes, count, nullable, obj, str, type Infer } from './check';
+import { bool, bytes, count, nullable, obj, str, type Infer } from './check';
 import { wireOp } from './ops';
 
 /**
@@ -18,8 +18,16 @@ export const BLOB_OPS = {
   completeUpload: wireOp('completeUpload', obj({ repository: str, id: str, digest: str }), blobStat),
   cancelUpload: wireOp('cancelUpload', obj({ repository: str, id: str }), empty),
   statBlob: wireOp('statBlob', obj({ digest: str }), obj({ stat: nullable(blobStat) })),
+  /** A presigned URL is a few hundred bytes: a control message, the bytes never pass. */
+  blobUrl: wireOp('blobUrl', obj({ digest: str }), obj({ url: nullable(str) })),
   /** Small content only (the schema1 empty layer); a large one goes over HTTP RPC. */
   putBlob: wireOp('putBlob', obj({ digest: str, content: bytes }), blobStat),
+  /** GC: `notCommittedAfter` is an ISO timestamp (see BlobApi.deleteBlob). */
+  deleteBlob: wireOp(
+    'deleteBlob',
+    obj({ digest: str, notCommittedAfter: str }),
+    obj({ deleted: bool, size: count }),
+  ),
 };
 
 export type BlobOps = typeof BLOB_OPS;

@@ -14,20 +14,28 @@ const descriptor = obj({
   annotations: opt(stringMap),
 });
 const empty = obj({});
+// The request's facts for events (events.ts); optional so calls from older gateways still validate.
+const event = opt(
+  obj({
+    baseUrl: str,
+    request: obj({ id: str, addr: str, host: str, method: str, useragent: str }),
+    actor: opt(str),
+  }),
+);
 
 export const METADATA_OPS = {
   ping: wireOp('ping', empty, obj({ service: str })),
   getManifest: wireOp(
     'getManifest',
-    obj({ repository: str, reference: str, accept: arr(str, 1000), head: bool }),
+    obj({ repository: str, reference: str, accept: arr(str, 1000), head: bool, event }),
     manifestResult,
   ),
   putManifest: wireOp(
     'putManifest',
-    obj({ repository: str, reference: str, contentType: str, body: bytes }),
+    obj({ repository: str, reference: str, contentType: str, body: bytes, event }),
     obj({ digest: str, subject: opt(str) }),
   ),
-  deleteManifest: wireOp('deleteManifest', obj({ repository: str, reference: str }), empty),
+  deleteManifest: wireOp('deleteManifest', obj({ repository: str, reference: str, event }), empty),
   listTags: wireOp('listTags', obj({ repository: str, n: opt(count), last: opt(str) }), listResult),
   listRepositories: wireOp('listRepositories', obj({ n: opt(count), last: opt(str) }), listResult),
   listReferrers: wireOp(
@@ -35,12 +43,16 @@ export const METADATA_OPS = {
     obj({ repository: str, digest: str, artifactType: opt(str) }),
     obj({ manifests: arr(descriptor) }),
   ),
-  statBlob: wireOp('statBlob', obj({ repository: str, digest: str }), obj({ link: nullable(blobLink) })),
-  linkBlob: wireOp('linkBlob', obj({ repository: str, digest: str, size: count }), empty),
-  unlinkBlob: wireOp('unlinkBlob', obj({ repository: str, digest: str }), empty),
+  statBlob: wireOp(
+    'statBlob',
+    obj({ repository: str, digest: str, event }),
+    obj({ link: nullable(blobLink) }),
+  ),
+  linkBlob: wireOp('linkBlob', obj({ repository: str, digest: str, size: count, event }), empty),
+  unlinkBlob: wireOp('unlinkBlob', obj({ repository: str, digest: str, event }), empty),
   mountBlob: wireOp(
     'mountBlob',
-    obj({ repository: str, digest: str, from: opt(str) }),
+    obj({ repository: str, digest: str, from: opt(str), event }),
     obj({ link: nullable(blobLink) }),
   ),
 };

@@ -100,6 +100,7 @@ function needOf(route: Route, method: string): Need | undefined {
 function access(authz: Authorizer, caller: Caller): RequestAccess {
   return {
     unrestricted: false,
+    ...(caller.subject !== null ? { actor: caller.subject } : {}),
     canPull: (repository) => authz.allows(caller, repository, 'pull'),
     canList: (repository) => authz.mayList(caller, repository),
   };

@@ -5,6 +5,8 @@
 export interface RequestAccess {
   /** Access control is off: no filtering, and automatic mounts may use any repository. */
   readonly unrestricted: boolean;
+  /** The authenticated user's name, if any. */
+  readonly actor?: string;
   /** May the caller read this repository (a mount source)? */
   canPull(repository: string): boolean;
   /** Does the catalog show this repository to the caller? */

@@ -1,8 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { BLOB_API, METADATA_API, type BlobApi, type MetadataApi } from '@wharf/contracts';
 import { RegistryError, parseRange } from '@wharf/oci';
+import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
 import { etagMatches, methodNotAllowed, requireDigest } from './names';
+
+/** True when a blob GET may answer 307 to a URL of the store (WHARF_S3_REDIRECT). */
+export const REDIRECT_BLOBS = Symbol('REDIRECT_BLOBS');
 
 /** GET / HEAD / DELETE /v2/<name>/blobs/<digest> */
 @Injectable()
@@ -10,6 +14,7 @@ export class BlobsHandler {
   constructor(
     @Inject(METADATA_API) private readonly metadata: MetadataApi,
     @Inject(BLOB_API) private readonly blobs: BlobApi,
+    @Optional() @Inject(REDIRECT_BLOBS) private readonly redirect: boolean = false,
   ) {}
 
   async handle(x: Exchange, name: string, digest: string): Promise<void> {
@@ -18,7 +23,7 @@ export class BlobsHandler {
       case 'HEAD':
         return this.get(x, name, requireDigest(digest));
       case 'DELETE':
-        await this.metadata.unlinkBlob(name, requireDigest(digest));
+        await this.metadata.unlinkBlob(name, requireDigest(digest), eventContext(x));
         return x.send(202);
       default:
         throw methodNotAllowed(x.method);
@@ -27,7 +32,7 @@ export class BlobsHandler {
 
   private async get(x: Exchange, name: string, digest: string): Promise<void> {
     // The repository link is the access boundary: a blob stored for another repository is unknown here.
-    const link = await this.metadata.statBlob(name, digest);
+    const link = await this.metadata.statBlob(name, digest, eventContext(x));
     if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const etag = `"${digest}"`;
     const common = {
@@ -53,6 +58,13 @@ export class BlobsHandler {
     if (x.method === 'HEAD') return x.send(206, { ...headers, ...rangeHeaders, 'Content-Length': length });
     // An empty blob needs no storage round trip.
     if (length === 0) return x.send(200, { ...headers, 'Content-Length': 0 });
+    // Only now, with access and the repository link checked: the URL hands the bytes to anyone.
+    // HEAD stays here (above), where it has the digest header and costs no hop. The client sends
+    // its Range again to the store, which answers it; a 416 was already decided above.
+    const location = this.redirect ? await this.blobs.blobUrl(digest) : null;
+    if (location) {
+      return x.send(307, { Location: location, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
+    }
     const stream = await this.blobs.openBlob(digest, range ?? undefined);
     await x.stream(range ? 206 : 200, { ...headers, ...rangeHeaders, 'Content-Length': length }, stream);
   }

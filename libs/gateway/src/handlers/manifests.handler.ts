@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { METADATA_API, type MetadataApi } from '@wharf/contracts';
 import { RegistryError, looksLikeDigest, parseReference } from '@wharf/oci';
 import { readLimitedBody } from '../http/body';
+import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
 import { etagMatches, methodNotAllowed } from './names';
 
@@ -26,7 +27,7 @@ export class ManifestsHandler {
       case 'PUT':
         return this.put(x, name, reference);
       case 'DELETE':
-        await this.metadata.deleteManifest(name, reference);
+        await this.metadata.deleteManifest(name, reference, eventContext(x));
         return x.send(202);
       default:
         throw methodNotAllowed(x.method);
@@ -40,6 +41,7 @@ export class ManifestsHandler {
       reference,
       accept: x.headerValues('accept'),
       head,
+      event: eventContext(x),
     });
     const headers = {
       'Content-Type': m.mediaType,
@@ -60,6 +62,7 @@ export class ManifestsHandler {
       reference,
       contentType: x.header('content-type') ?? '',
       body,
+      event: eventContext(x),
     });
     x.send(201, {
       Location: `${x.baseUrl()}/v2/${name}/manifests/${result.digest}`,

@@ -9,6 +9,7 @@ import {
 } from '@wharf/contracts';
 import { RegistryError, isValidRepositoryName, parseContentRange, parseDigest } from '@wharf/oci';
 import { UNRESTRICTED, type RequestAccess } from '../auth/request-access';
+import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
 import { methodNotAllowed, requireDigest } from './names';
 
@@ -31,7 +32,7 @@ export class UploadsHandler {
       // that a repository the caller cannot read holds the blob.
       const mayRead = from === null ? access.unrestricted : access.canPull(from);
       if ((from === null || isValidRepositoryName(from)) && mayRead) {
-        const linked = await this.metadata.mountBlob(name, mount, from ?? undefined);
+        const linked = await this.metadata.mountBlob(name, mount, from ?? undefined, eventContext(x));
         if (linked) return this.created(x, name, linked.digest);
       }
     }
@@ -50,7 +51,7 @@ export class UploadsHandler {
         await this.blobs.cancelUpload(name, session.id).catch(() => undefined);
         throw e;
       }
-      await this.metadata.linkBlob(name, blob.digest, blob.size);
+      await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
       return this.created(x, name, blob.digest);
     }
     const session = await this.blobs.startUpload(name);
@@ -70,7 +71,7 @@ export class UploadsHandler {
         requireDigest(digest);
         const chunk = x.hasBody() ? this.chunk(x, true) : undefined;
         const blob = await this.blobs.completeUpload(name, id, digest, chunk);
-        await this.metadata.linkBlob(name, blob.digest, blob.size);
+        await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
         return this.created(x, name, blob.digest);
       }
       case 'DELETE':

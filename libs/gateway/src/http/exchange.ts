@@ -14,6 +14,8 @@ const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
 export class Exchange {
   readonly path: string;
   readonly query: URLSearchParams;
+  /** The authenticated user, once the access guard has let the request through (for events). */
+  actor?: string;
 
   constructor(
     readonly req: IncomingMessage,

@@ -1,5 +1,12 @@
 import { MetadataInit1764320000000 } from './1764320000000-init';
 import { MetadataManifestConfig1764500000000 } from './1764500000000-manifest-config';
+import { MetadataGc1764600000000 } from './1764600000000-gc';
+import { MetadataEvents1764700000000 } from './1764700000000-events';
 
 /** In order. Each one stays compatible with the release before it (rolling upgrades). */
-export const METADATA_MIGRATIONS = [MetadataInit1764320000000, MetadataManifestConfig1764500000000];
+export const METADATA_MIGRATIONS = [
+  MetadataInit1764320000000,
+  MetadataManifestConfig1764500000000,
+  MetadataGc1764600000000,
+  MetadataEvents1764700000000,
+];

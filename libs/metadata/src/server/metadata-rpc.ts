@@ -21,7 +21,7 @@ export function metadataRpcHandlers(api: MetadataApi, ping: () => Promise<void>)
       return { digest: res.digest, ...(res.subject ? { subject: res.subject } : {}) };
     },
     deleteManifest: async (req) => {
-      await api.deleteManifest(req.repository, req.reference);
+      await api.deleteManifest(req.repository, req.reference, req.event);
       return {};
     },
     listTags: async (req) =>
@@ -33,17 +33,19 @@ export function metadataRpcHandlers(api: MetadataApi, ping: () => Promise<void>)
         descriptorToWire,
       ),
     }),
-    statBlob: async (req) => ({ link: blobLinkToWire(await api.statBlob(req.repository, req.digest)) }),
+    statBlob: async (req) => ({
+      link: blobLinkToWire(await api.statBlob(req.repository, req.digest, req.event)),
+    }),
     linkBlob: async (req) => {
-      await api.linkBlob(req.repository, req.digest, req.size);
+      await api.linkBlob(req.repository, req.digest, req.size, req.event);
       return {};
     },
     unlinkBlob: async (req) => {
-      await api.unlinkBlob(req.repository, req.digest);
+      await api.unlinkBlob(req.repository, req.digest, req.event);
       return {};
     },
     mountBlob: async (req) => ({
-      link: blobLinkToWire(await api.mountBlob(req.repository, req.digest, req.from)),
+      link: blobLinkToWire(await api.mountBlob(req.repository, req.digest, req.from, req.event)),
     }),
   };
 }

@@ -11,6 +11,8 @@ import { FileRangeStream } from './file-stream';
 import { assertUploadId, FilesystemLayout } from './paths';
 
 const DRIVER_NAME = 'filesystem';
+/** Bytes an append buffers between the request and the file (bounded: one per upload in flight). */
+const WRITE_BUFFER = 1024 * 1024;
 
 interface FilesystemUploadHandle extends UploadHandle {
   readonly driver: typeof DRIVER_NAME;
@@ -54,7 +56,9 @@ export class FilesystemDriver implements BlobDriver {
       // Writing would leave a hole of zeros that the caller believes holds accepted bytes.
       throw new RangeError(`append at offset ${offset} past the ${length} bytes stored`);
     }
-    const out = createWriteStream(file, { flags: 'r+', start: offset });
+    // With the default 16 KiB buffer every socket read exceeds it, so the request pauses until each
+    // write returns; a larger one keeps the socket reading while writes are in flight.
+    const out = createWriteStream(file, { flags: 'r+', start: offset, highWaterMark: WRITE_BUFFER });
     await pipeline(data, out);
     const written = out.bytesWritten;
     const fh = await open(file, 'r+');
@@ -79,25 +83,25 @@ export class FilesystemDriver implements BlobDriver {
     const file = this.uploadFile(handle);
     const target = this.layout.blobPath(digest);
     assertCount('size', size);
-    let fh: FileHandle;
+    let length: number;
     try {
-      fh = await open(file, 'r+');
+      ({ size: length } = await stat(file));
     } catch (err) {
       // A retried commit whose first attempt got as far as the rename has nothing left to do.
       if (isCode(err, 'ENOENT') && (await this.stat(digest))?.size === size) return;
       throw err;
     }
-    try {
-      const { size: length } = await fh.stat();
-      if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
-      // appendUpload made every accepted byte durable already; only bytes a crashed append left
-      // past `size` need cutting, and that cut made durable, before the file becomes the blob.
-      if (length > size) {
+    if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
+    // appendUpload made every accepted byte durable already; only bytes a crashed append left
+    // past `size` need cutting, and that cut made durable, before the file becomes the blob.
+    if (length > size) {
+      const fh = await open(file, 'r+');
+      try {
         await fh.truncate(size);
         await fh.sync();
+      } finally {
+        await fh.close();
       }
-    } finally {
-      await fh.close();
     }
     await this.publish(file, target);
   }
@@ -185,8 +189,8 @@ export class FilesystemDriver implements BlobDriver {
         if (isCode(err, 'ENOENT') && attempt < 3 && (await exists(source))) continue;
         throw err;
       }
-      await this.syncNewDirs(dir, created);
-      await syncDir(dir);
+      // Both must be durable before the blob is acknowledged; in which order does not matter.
+      await Promise.all([this.syncNewDirs(dir, created), syncDir(dir)]);
       return;
     }
   }
@@ -195,10 +199,12 @@ export class FilesystemDriver implements BlobDriver {
   private async syncNewDirs(dir: string, firstCreated: string | undefined): Promise<void> {
     if (firstCreated === undefined) return;
     const stop = path.dirname(firstCreated);
+    const dirs: string[] = [];
     for (let d = path.dirname(dir); ; d = path.dirname(d)) {
-      await syncDir(d);
-      if (d === stop || d === path.dirname(d)) return;
+      dirs.push(d);
+      if (d === stop || d === path.dirname(d)) break;
     }
+    await Promise.all(dirs.map(syncDir));
   }
 }
 

@@ -30,6 +30,8 @@ import { verifySigV4, type SigV4Credentials } from './sigv4';
 export interface S3Operation {
   name: string;
   key: string;
+  /** The Host header: tells a presigned URL's request (public name) from the driver's own. */
+  host: string;
 }
 
 export interface ShimOptions {
@@ -68,7 +70,7 @@ export function s3rverShim(options: ShimOptions): S3rver.Middleware {
     } catch {
       return fail(ctx, new S3ShimError(400, 'InvalidURI', 'Could not parse the specified URI.'));
     }
-    options.record({ name: route.name, key: route.key });
+    options.record({ name: route.name, key: route.key, host: ctx.req.headers.host ?? '' });
 
     let auth;
     try {

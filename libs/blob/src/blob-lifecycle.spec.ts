@@ -1,0 +1,99 @@
+/**
+ * The GC byte delete against real Postgres and the filesystem driver: it never removes bytes
+ * committed after the collector's cutoff, and it serialises with a commit of the same digest.
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DataSource } from 'typeorm';
+import { FilesystemDriver } from '@wharf/storage';
+import { openBlobDataSource } from './blob.module';
+import { commitBlob, deleteBlob } from './blob-lifecycle';
+
+const pgEnv = {
+  ...process.env,
+  PGHOST: process.env.PGHOST ?? '127.0.0.1',
+  PGUSER: process.env.PGUSER ?? 'postgres',
+};
+const dbName = `wharf_blobgc_${randomBytes(6).toString('hex')}`;
+
+describe('GC byte deletion', () => {
+  let ds: DataSource;
+  let root: string;
+  let driver: FilesystemDriver;
+
+  beforeAll(async () => {
+    execFileSync('createdb', [dbName], { env: pgEnv });
+    ds = await openBlobDataSource({
+      databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${dbName}`,
+      poolSize: 6,
+      timeoutMs: 10_000,
+    });
+    root = mkdtempSync(join(tmpdir(), 'wharf-blobgc-'));
+    driver = new FilesystemDriver(root);
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    execFileSync('dropdb', ['--force', '--if-exists', dbName], { env: pgEnv });
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  async function put(): Promise<{ digest: string; content: Buffer }> {
+    const content = randomBytes(1000);
+    const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    await commitBlob(ds, digest, content.length, () => driver.putBlob(digest, content));
+    return { digest, content };
+  }
+
+  const dbNow = async (): Promise<Date> => (await ds.query('SELECT now() AS t'))[0].t as Date;
+
+  it('deletes bytes and record committed before the cutoff', async () => {
+    const { digest } = await put();
+    const result = await deleteBlob(ds, driver, digest, await dbNow());
+    expect(result).toEqual({ deleted: true, size: 1000 });
+    expect(await driver.stat(digest)).toBeNull();
+    expect(await ds.query('SELECT 1 FROM blob.blobs WHERE digest = $1', [digest])).toEqual([]);
+  });
+
+  it('keeps a blob committed again after the cutoff (a re-upload racing the collector)', async () => {
+    const { digest, content } = await put();
+    const cutoff = await dbNow();
+    await commitBlob(ds, digest, content.length, () => driver.putBlob(digest, content));
+    expect(await deleteBlob(ds, driver, digest, cutoff)).toEqual({ deleted: false, size: 1000 });
+    expect(await driver.stat(digest)).toEqual({ size: 1000 });
+  });
+
+  it('a commit waiting on a running delete writes the bytes afresh', async () => {
+    const { digest, content } = await put();
+    const cutoff = await dbNow();
+    // The delete holds the digest lock while it removes the bytes; slow the removal down.
+    const slow = new FilesystemDriver(root);
+    const realDelete = slow.delete.bind(slow);
+    let removing!: () => void;
+    const started = new Promise<void>((r) => (removing = r));
+    slow.delete = async (d: string) => {
+      removing();
+      await new Promise((r) => setTimeout(r, 300));
+      await realDelete(d);
+    };
+    const deletion = deleteBlob(ds, slow, digest, cutoff);
+    await started;
+    await commitBlob(ds, digest, content.length, () => driver.putBlob(digest, content));
+    expect((await deletion).deleted).toBe(true);
+    expect(await driver.stat(digest)).toEqual({ size: 1000 });
+    expect(await ds.query('SELECT size FROM blob.blobs WHERE digest = $1', [digest])).toEqual([
+      { size: '1000' },
+    ]);
+  });
+
+  it('a delete of a digest with no record removes stray bytes and reports nothing freed', async () => {
+    const content = randomBytes(10);
+    const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    await driver.putBlob(digest, content);
+    expect(await deleteBlob(ds, driver, digest, await dbNow())).toEqual({ deleted: true, size: 0 });
+    expect(await driver.stat(digest)).toBeNull();
+  });
+});

@@ -1,0 +1,4 @@
+export * from './envelope';
+export * from './outbox';
+export * from './relay';
+export * from './events.providers';

@@ -1,0 +1,244 @@
+import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import { EVENTS_MEDIA_TYPE, type RegistryEvent } from '@wharf/contracts';
+
+/** Where the relay hands events on besides webhooks: JetStream in the distributed shape. */
+export const EVENT_PUBLISHER = Symbol('EVENT_PUBLISHER');
+export interface EventPublisher {
+  /** Resolves once the event is stored durably; `event.id` is the deduplication key. */
+  publish(event: RegistryEvent): Promise<void>;
+}
+
+export interface WebhookTarget {
+  name: string;
+  url: string;
+  headers: Record<string, string[]>;
+  timeoutMs: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+}
+
+export interface RelayOptions {
+  webhooks: WebhookTarget[];
+  /** Idle poll interval; other replicas' events are found this way. */
+  pollMs?: number;
+}
+
+const RELAY_BATCH = 200;
+const DELIVERY_BATCH = 20;
+const DEFAULT_POLL_MS = 500;
+/** Published events stay this long after every endpoint has them (room for inspection). */
+const RETAIN_DELIVERED = '1 hour';
+const CLEANUP_EVERY_MS = 60_000;
+
+/**
+ * Moves events out of the outbox. Stage one (any replica, rows claimed with SKIP LOCKED) publishes
+ * each new event to the optional publisher and queues it for every webhook endpoint in
+ * `event_deliveries`, all in one transaction. Stage two sends each endpoint's queue in order and
+ * deletes a row only after a 2xx/3xx answer: a crash (kill -9 included) at any point leaves the row,
+ * and it is sent again after the restart with the same id. See docs/adr/0010-durable-events.md.
+ */
+export class EventRelay {
+  private readonly log = new Logger('EventRelay');
+  private stopped = false;
+  private wakers = new Set<() => void>();
+  private loops: Promise<void>[] = [];
+  private readonly pollMs: number;
+  /** Endpoints currently failing: logged once when an outage starts and once when it ends. */
+  private readonly failing = new Set<string>();
+  /** Cuts in-flight POSTs on stop: their rows stay and are sent again after the restart. */
+  private readonly aborted = new AbortController();
+
+  constructor(
+    private readonly ds: DataSource,
+    private readonly opts: RelayOptions,
+    private readonly publisher?: EventPublisher,
+  ) {
+    this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+  }
+
+  start(): void {
+    this.loops = [
+      this.loop('relay', () => this.relayOnce()),
+      this.loop('cleanup', () => this.cleanup(), CLEANUP_EVERY_MS),
+      ...this.opts.webhooks.map((w) => this.webhookLoop(w)),
+    ];
+  }
+
+  /** New rows may be there: end every idle wait now. */
+  wake(): void {
+    for (const w of this.wakers) w();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.aborted.abort();
+    this.wake();
+    await Promise.all(this.loops);
+  }
+
+  /** Stage one; answers how many rows it moved (0: nothing waiting). */
+  async relayOnce(): Promise<number> {
+    const names = this.opts.webhooks.map((w) => w.name);
+    return this.ds.transaction(async (em) => {
+      const rows: { seq: string; event: RegistryEvent }[] = await em.query(
+        `SELECT seq, event FROM metadata.event_outbox WHERE published_at IS NULL
+         ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [RELAY_BATCH],
+      );
+      if (!rows.length) return 0;
+      // Published before the rows are marked: a crash in between publishes again, and JetStream
+      // drops the duplicate by its Nats-Msg-Id.
+      if (this.publisher) for (const r of rows) await this.publisher.publish(r.event);
+      const seqs = rows.map((r) => r.seq);
+      if (names.length) {
+        await em.query(
+          `INSERT INTO metadata.event_deliveries (endpoint, seq)
+           SELECT e, s FROM unnest($1::text[]) e CROSS JOIN unnest($2::bigint[]) s ON CONFLICT DO NOTHING`,
+          [names, seqs],
+        );
+      }
+      await em.query(`UPDATE metadata.event_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
+        seqs,
+      ]);
+      return rows.length;
+    });
+  }
+
+  /**
+   * Sends up to one batch of this endpoint's queue, oldest first, stopping at the first failure so
+   * order holds. The rows stay locked while they are in flight, so another replica never sends
+   * the same event concurrently. Answers 'failed', 'more' or 'idle'.
+   */
+  async deliverOnce(w: WebhookTarget): Promise<'failed' | 'more' | 'idle'> {
+    return this.ds.transaction(async (em) => {
+      const rows: { seq: string; event: RegistryEvent }[] = await em.query(
+        `SELECT d.seq, o.event FROM metadata.event_deliveries d
+         JOIN metadata.event_outbox o ON o.seq = d.seq
+         WHERE d.endpoint = $1 ORDER BY d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
+        [w.name, DELIVERY_BATCH],
+      );
+      const done: string[] = [];
+      let failed = false;
+      for (const r of rows) {
+        if (this.stopped || !(await this.post(w, r.event))) {
+          failed = !this.stopped;
+          break;
+        }
+        done.push(r.seq);
+      }
+      if (done.length) {
+        await em.query(
+          `DELETE FROM metadata.event_deliveries WHERE endpoint = $1 AND seq = ANY($2::bigint[])`,
+          [w.name, done],
+        );
+      }
+      return failed ? 'failed' : rows.length === DELIVERY_BATCH ? 'more' : 'idle';
+    });
+  }
+
+  /** Distribution's request: one event per POST, 3-space indented; 2xx and 3xx count as delivered. */
+  private async post(w: WebhookTarget, event: RegistryEvent): Promise<boolean> {
+    const headers = new Headers();
+    for (const [name, values] of Object.entries(w.headers)) for (const v of values) headers.append(name, v);
+    headers.set('Content-Type', EVENTS_MEDIA_TYPE);
+    try {
+      const res = await fetch(w.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ events: [event] }, null, 3),
+        signal: AbortSignal.any([AbortSignal.timeout(w.timeoutMs), this.aborted.signal]),
+      });
+      await res.body?.cancel();
+      if (res.status >= 200 && res.status < 400) {
+        if (this.failing.delete(w.name)) this.log.log(`webhook ${w.name}: delivering again`);
+        return true;
+      }
+      this.failed(w, `event ${event.id} answered ${res.status}`);
+    } catch (e) {
+      if (!this.stopped) this.failed(w, `event ${event.id} failed: ${(e as Error).message}`);
+    }
+    return false;
+  }
+
+  private failed(w: WebhookTarget, why: string): void {
+    if (this.failing.has(w.name)) return this.log.debug(`webhook ${w.name}: ${why}`);
+    this.failing.add(w.name);
+    this.log.warn(`webhook ${w.name}: ${why}; retrying with backoff until it answers 2xx`);
+  }
+
+  private async webhookLoop(w: WebhookTarget): Promise<void> {
+    let backoff = w.backoffMs;
+    while (!this.stopped) {
+      let outcome: 'failed' | 'more' | 'idle';
+      try {
+        outcome = await this.deliverOnce(w);
+      } catch (e) {
+        this.log.warn(`webhook ${w.name}: ${(e as Error).message}`);
+        outcome = 'failed';
+      }
+      if (outcome === 'failed') {
+        await this.sleep(backoff, false);
+        backoff = Math.min(backoff * 2, w.maxBackoffMs);
+        continue;
+      }
+      backoff = w.backoffMs;
+      if (outcome === 'idle') await this.sleep(this.pollMs, true);
+    }
+  }
+
+  private async loop(name: string, step: () => Promise<unknown>, everyMs = this.pollMs): Promise<void> {
+    while (!this.stopped) {
+      let moved: unknown = 0;
+      try {
+        moved = await step();
+      } catch (e) {
+        if (!this.stopped) this.log.warn(`${name}: ${(e as Error).message}`);
+      }
+      if (!moved) await this.sleep(everyMs, name === 'relay');
+    }
+  }
+
+  private async cleanup(): Promise<number> {
+    await this.ds.query(
+      `DELETE FROM metadata.event_outbox o
+       WHERE o.published_at < now() - interval '${RETAIN_DELIVERED}'
+         AND NOT EXISTS (SELECT 1 FROM metadata.event_deliveries d WHERE d.seq = o.seq)`,
+    );
+    return 0;
+  }
+
+  /** Waits `ms`, or less when woken (if `wakeable`) or stopped. */
+  private sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const wake = (): void => (wakeable || this.stopped ? done() : undefined);
+      const timer = setTimeout(done, ms);
+      this.wakers.add(wake);
+    });
+  }
+}
+
+export interface EventLag {
+  /** Events not yet handed to every sink (outbox rows unpublished plus queued webhook deliveries). */
+  undelivered: number;
+  /** Age in seconds of the oldest of them; 0 when there are none. */
+  oldestAgeSeconds: number;
+}
+
+/** For /metrics: how far event delivery is behind. */
+export async function eventLag(ds: { query(sql: string): Promise<unknown> }): Promise<EventLag> {
+  const rows = (await ds.query(
+    `SELECT count(*)::bigint AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS age FROM (
+       SELECT o.created_at FROM metadata.event_outbox o WHERE o.published_at IS NULL
+       UNION ALL
+       SELECT o.created_at FROM metadata.event_deliveries d JOIN metadata.event_outbox o ON o.seq = d.seq
+     ) pending`,
+  )) as { n: string; age: string }[];
+  return { undelivered: Number(rows[0].n), oldestAgeSeconds: Number(rows[0].age) };
+}

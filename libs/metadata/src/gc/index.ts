@@ -1,0 +1,4 @@
+export * from './gc-options';
+export * from './gc-worker';
+export * from './gc-stats';
+export * from './collector';
