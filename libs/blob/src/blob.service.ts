@@ -160,6 +160,8 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     } catch (e) {
       clearInterval(lease.renew);
       await this.release(lease, size, handle).catch(() => undefined);
+      // The driver holds fewer bytes than the session recorded (see append).
+      if (e instanceof RangeError) throw new RegistryError('BLOB_UPLOAD_INVALID', e.message);
       throw e;
     }
   }
@@ -311,6 +313,8 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     } catch (e) {
       // The hash has seen bytes that were not accepted; the next writer re-hashes from storage.
       this.hashers.delete(lease.id);
+      // The driver cannot continue this upload (bytes lost in a machine crash, or past its limits).
+      if (e instanceof RangeError) throw new RegistryError('BLOB_UPLOAD_INVALID', e.message);
       throw e;
     }
   }
@@ -323,6 +327,10 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
       return await hashStream(await this.driver.readUpload(handle, size));
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') throw unknownUpload(id);
+      // Fewer bytes stored than the session recorded: a machine crash took chunks that were not yet
+      // fsynced (the filesystem driver syncs at commit). The client must start the upload again.
+      if (e instanceof RangeError)
+        throw new RegistryError('BLOB_UPLOAD_INVALID', 'the upload lost bytes in a crash');
       throw e;
     }
   }

@@ -404,9 +404,21 @@ export class MetadataService implements MetadataApi {
   async statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null> {
     const load = () => this.queryBlobLink(repository, digest);
     const link =
-      (await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null;
+      event?.request.method === 'HEAD'
+        ? await this.statForPush(repository, digest)
+        : ((await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null);
     if (link && event) this.events?.pull(blobTarget(repository, digest, link.size, event), event);
     return link;
+  }
+
+  /**
+   * A HEAD answered 200 lets a client reference the blob without uploading it: protect it from the
+   * collector first (gc/queue.ts), then read the link past the cache, so a collection that finished
+   * while we waited answers 404 and the client uploads instead of losing its manifest PUT.
+   */
+  private async statForPush(repository: string, digest: string): Promise<BlobLink | null> {
+    await gcQueue.protectLinkedBlob(this.ds, repository, digest, this.reviewDelayMs);
+    return (await this.queryBlobLink(repository, digest)) ?? null;
   }
 
   private async queryBlobLink(repository: string, digest: string): Promise<BlobLink | undefined> {

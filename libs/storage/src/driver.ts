@@ -26,8 +26,10 @@ export interface BlobDriver {
   /**
    * Writes `data` at `offset`, which is the number of bytes accepted so far. Bytes a crashed
    * earlier append may have left past `offset` must be overwritten/ignored, never kept. Resolves
-   * with the (possibly updated) handle and the number of bytes written, once they are durable.
-   * Rejects (and nothing past `offset` counts as accepted) when `data` errors.
+   * with the (possibly updated) handle and the number of bytes written once a process crash can no
+   * longer lose them; a machine crash may (ADR 13), which later calls must detect and refuse with a
+   * RangeError rather than append past or commit a hole. Rejects (and nothing past `offset` counts
+   * as accepted) when `data` errors.
    */
   appendUpload(
     handle: UploadHandle,

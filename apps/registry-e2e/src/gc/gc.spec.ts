@@ -12,7 +12,7 @@ import {
   randomBlob,
   sha256,
 } from '../api/support/client';
-import { settle, startGcRegistry, type GcRegistry } from './support';
+import { settle, sleep, startGcRegistry, type GcRegistry } from './support';
 
 const SCHEMA1_EMPTY_LAYER = 'sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4';
 
@@ -166,6 +166,27 @@ describe('online garbage collection', () => {
     expect(await manifestStatus(repo, 'v1')).toBe(404);
   });
 
+  it('a blob a client found by HEAD is not collected before its manifest PUT, even once due', async () => {
+    const repo = 'gc/head-then-put';
+    const shared = randomBlob(3000);
+    // The only image holding `shared` goes: `shared` comes due one delay after the delete.
+    const old = await r.client.pushImage(repo, { tag: 'old', layers: [shared] });
+    expect((await r.client.delete(`/v2/${repo}/manifests/${old.digest}`)).status).toBe(202);
+    await sleep(r.delayMs - 300);
+    // A pushing client checks the layer, finds it, and skips its upload...
+    expect(await blobStatus(repo, sha256(shared))).toBe(200);
+    // ...and is slow to send its manifest: the layer's first due time passes, the collector runs.
+    await sleep(600);
+    await r.worker.runOnce();
+    const image = buildImage({ layers: [shared] });
+    await r.client.pushBlob(repo, image.configBlob);
+    expect((await r.client.putManifest(repo, 'new', image.manifest, image.mediaType)).status).toBe(201);
+    await settle(r);
+    const pulled = await r.client.get(`/v2/${repo}/blobs/${sha256(shared)}`);
+    expect(sha256(pulled.body)).toBe(sha256(shared));
+    expect(r.blobOnDisk(old.config.digest)).toBe(false);
+  });
+
   it('the schema1 empty layer a rewrite linked is never collected', async () => {
     const repo = 'gc/schema1';
     const layer = randomBlob(300);
@@ -194,7 +215,7 @@ describe('online garbage collection', () => {
     expect(Date.now() - stats.lastRunAt!.getTime()).toBeLessThan(60_000);
     // Exactly what the tests above left behind: nothing counted twice, nothing missed.
     expect(stats.manifestsDeleted).toBe(1 + 2 + 3 + 1);
-    expect(stats.blobsDeleted).toBe(2 + 4 + 4 + 4 + 1 + 1 + 2);
+    expect(stats.blobsDeleted).toBe(2 + 4 + 4 + 4 + 1 + 1 + 1 + 2);
     expect(stats.bytesFreed).toBeGreaterThan(10_000);
     expect(stats.overdueReviews).toBe(0);
     expect(stats.pendingBlobDeletions).toBe(0);

@@ -169,6 +169,26 @@ export function deleteTagQueued(
   );
 }
 
+/**
+ * A blob HEAD is how a pushing client decides to skip an upload and reference the blob in its
+ * manifest PUT: push the blob's review back by the delay, so the collector cannot take it in
+ * between. Waits while a collection of the digest holds the review row; only for a linked blob.
+ */
+export function protectLinkedBlob(
+  q: Queryable,
+  repository: string,
+  digest: string,
+  delayMs: number,
+): Promise<unknown> {
+  return q.query(
+    `INSERT INTO metadata.gc_blob_reviews (digest, review_after)
+     SELECT bl.digest, now() + $3 * interval '1 millisecond'
+     FROM metadata.blob_links bl JOIN metadata.repositories r ON r.id = bl.repository_id
+     WHERE r.name = $1 AND bl.digest = $2 ${BLOB_REVIEW_UPSERT}`,
+    [repository, digest, delayMs],
+  );
+}
+
 /** Locks one existing link of `digest` (in `from`, when given) against a collection; false when none is left. */
 export async function lockSomeLink(q: Queryable, digest: string, from: string | null): Promise<boolean> {
   const rows = (await q.query(
