@@ -10,6 +10,17 @@ import {
 import { negotiate, Negotiation, parseAccept, selectPlatform } from './negotiation';
 
 describe('parseAccept', () => {
+  it('answers a header it has seen from memory, the same whether lines are split or joined', () => {
+    const lines = ['application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.index.v1+json'];
+    const first = parseAccept(lines);
+    expect(parseAccept([...lines])).toBe(first);
+    expect([...parseAccept([lines.join(',')]).types].sort()).toEqual([...first.types].sort());
+    expect(parseAccept(['text/plain']).types.has('application/vnd.oci.image.manifest.v1+json')).toBe(false);
+    // Far more distinct headers than it keeps: still right every time.
+    for (let i = 0; i < 1000; i++)
+      expect(parseAccept([`application/x-${i}`]).types.has(`application/x-${i}`)).toBe(true);
+  });
+
   it('splits lines on commas, drops parameters, trims and lower-cases', () => {
     const accept = parseAccept([
       `${MT_DOCKER_MANIFEST}; q=0.9 , ${MT_OCI_INDEX.toUpperCase()}`,

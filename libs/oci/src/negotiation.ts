@@ -24,11 +24,26 @@ export type Negotiation =
 
 const WILDCARDS = new Set(['*/*', 'application/*']);
 
+/** Clients send a handful of distinct Accept headers, and every manifest GET parses one. */
+const parsedAccepts = new Map<string, AcceptSet>();
+const PARSED_ACCEPTS_MAX = 256;
+
 /**
  * Each Accept header line may list several types. Parameters (q-values included) are ignored, as
- * Distribution ignores them: listing a type at all is what counts.
+ * Distribution ignores them: listing a type at all is what counts. The result is shared: read only.
  */
 export function parseAccept(values: readonly string[]): AcceptSet {
+  // Lines are split on commas anyway, so joining them with one names the same set of types.
+  const key = values.length === 1 ? values[0] : values.join(',');
+  const known = parsedAccepts.get(key);
+  if (known) return known;
+  const parsed = parseAcceptLines(values);
+  if (parsedAccepts.size >= PARSED_ACCEPTS_MAX) parsedAccepts.clear();
+  parsedAccepts.set(key, parsed);
+  return parsed;
+}
+
+function parseAcceptLines(values: readonly string[]): AcceptSet {
   const types = new Set<string>();
   let wildcard = false;
   for (const item of values.flatMap((value) => value.split(','))) {
