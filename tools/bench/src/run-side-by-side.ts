@@ -51,6 +51,9 @@ async function main(): Promise<number> {
     return join(data, name);
   };
   const distributed = flag('--distributed');
+  // Options are checked (and --help answered, which exits) before any server starts: an exit from
+  // parseOptions later would skip the cleanup below and leave the registries running.
+  parseOptions([...args, '--target', 'http://127.0.0.1:1'], { requireTarget: true });
   const servers: Server[] = [];
   const stopAll = async () => {
     await Promise.all(servers.map((s) => s.stop()));
