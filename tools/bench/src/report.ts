@@ -41,20 +41,45 @@ function ratio(a: number | undefined, b: number | undefined): string {
   return `${(a / b).toFixed(2)}x`;
 }
 
-/** The side-by-side table: one row per metric, both registries' figures, the ratio and the goal. */
-export function table(metrics: Metric[], sides: Side[]): string {
+/** Which columns a table has: the sides that were measured, and the bare Node server if it ran. */
+interface Columns {
+  label(key: string): string | undefined;
+  baseline: boolean;
+  bare: boolean;
+  header: string[];
+}
+
+function columns(metrics: Metric[], sides: Side[]): Columns {
   const label = (k: string) => sides.find((s) => s.key === k)?.label;
   const tl = label('target') ?? 'target';
   const bl = label('baseline');
-  const hasBare = metrics.some((m) => m.value.bare !== undefined);
+  const bare = metrics.some((m) => m.value.bare !== undefined);
   const header = [
     'case',
     'unit',
     tl,
     ...(bl ? [bl, 'ratio'] : []),
-    ...(hasBare ? ['bare node', `${tl}/bare`] : []),
+    ...(bare ? ['bare node', `${tl}/bare`] : []),
     'goal',
   ];
+  return { label, baseline: bl !== undefined, bare, header };
+}
+
+/** A metric's cells from its name to the last ratio (the goal column is each format's own). */
+function figures(m: Metric, cols: Columns): string[] {
+  return [
+    m.name,
+    `${m.unit} ${m.better === 'higher' ? '↑' : '↓'}`,
+    fmt(m.value.target),
+    ...(cols.baseline ? [fmt(m.value.baseline), ratio(m.value.target, m.value.baseline)] : []),
+    ...(cols.bare ? [fmt(m.value.bare), ratio(m.value.target, m.value.bare)] : []),
+  ];
+}
+
+/** The side-by-side table: one row per metric, both registries' figures, the ratio and the goal. */
+export function table(metrics: Metric[], sides: Side[]): string {
+  const cols = columns(metrics, sides);
+  const { label, header } = cols;
   const rows: string[][] = [];
   let section = '';
   for (const m of metrics) {
@@ -70,11 +95,7 @@ export function table(metrics: Metric[], sides: Side[]): string {
       .map(([k, e]) => `${label(k)}: ${e}`)
       .join('; ');
     rows.push([
-      m.name,
-      `${m.unit} ${m.better === 'higher' ? '↑' : '↓'}`,
-      fmt(m.value.target),
-      ...(bl ? [fmt(m.value.baseline), ratio(m.value.target, m.value.baseline)] : []),
-      ...(hasBare ? [fmt(m.value.bare), ratio(m.value.target, m.value.bare)] : []),
+      ...figures(m, cols),
       [goals, errs ? `(${errs.slice(0, 160)})` : ''].filter(Boolean).join(' '),
     ]);
   }
@@ -93,18 +114,8 @@ export function table(metrics: Metric[], sides: Side[]): string {
 
 /** Markdown version of the table, for docs/performance.md. */
 export function markdown(metrics: Metric[], sides: Side[]): string {
-  const label = (k: string) => sides.find((s) => s.key === k)?.label;
-  const tl = label('target') ?? 'target';
-  const bl = label('baseline');
-  const hasBare = metrics.some((m) => m.value.bare !== undefined);
-  const head = [
-    'case',
-    'unit',
-    tl,
-    ...(bl ? [bl, 'ratio'] : []),
-    ...(hasBare ? ['bare node', `${tl}/bare`] : []),
-    'goal',
-  ];
+  const cols = columns(metrics, sides);
+  const head = cols.header;
   const out = [
     `| ${head.join(' | ')} |`,
     `|${head.map((_, i) => (i < 2 || i === head.length - 1 ? ' --- ' : ' ---: ')).join('|')}|`,
@@ -119,16 +130,7 @@ export function markdown(metrics: Metric[], sides: Side[]): string {
       .map((g) => evaluate(m, g))
       .map((r) => `${r.goal} ${r.met === undefined ? '?' : r.met ? '✅' : '❌'}`)
       .join(', ');
-    out.push(
-      `| ${[
-        m.name,
-        `${m.unit} ${m.better === 'higher' ? '↑' : '↓'}`,
-        fmt(m.value.target),
-        ...(bl ? [fmt(m.value.baseline), ratio(m.value.target, m.value.baseline)] : []),
-        ...(hasBare ? [fmt(m.value.bare), ratio(m.value.target, m.value.bare)] : []),
-        goals,
-      ].join(' | ')} |`,
-    );
+    out.push(`| ${[...figures(m, cols), goals].join(' | ')} |`);
   }
   return out.join('\n');
 }
