@@ -77,8 +77,17 @@ export interface MetadataApi {
   listTags(repository: string, page: ListRequest): Promise<ListResult>;
   listRepositories(page: ListRequest): Promise<ListResult>;
   listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]>;
-  /** The blob as linked in this repository, or null. With `event`, a found blob is reported as a pull. */
-  statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null>;
+  /**
+   * The blob as linked in this repository, or null. With `event`, a found blob is reported as a pull.
+   * `head`: the client asked with HEAD, which is how a pusher learns it may skip the upload and
+   * reference the blob; the blob is then protected from the collector before the answer (ADR 12).
+   */
+  statBlob(
+    repository: string,
+    digest: string,
+    event?: EventContext,
+    options?: { head?: boolean },
+  ): Promise<BlobLink | null>;
   /** A blob push: reported as a push event (with the request's context when given). */
   linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void>;
   /** Raises BLOB_UNKNOWN when the blob is not linked here. */

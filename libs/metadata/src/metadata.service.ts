@@ -401,12 +401,16 @@ export class MetadataService implements MetadataApi {
     }));
   }
 
-  async statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null> {
+  async statBlob(
+    repository: string,
+    digest: string,
+    event?: EventContext,
+    options?: { head?: boolean },
+  ): Promise<BlobLink | null> {
     const load = () => this.queryBlobLink(repository, digest);
-    const link =
-      event?.request.method === 'HEAD'
-        ? await this.statForPush(repository, digest)
-        : ((await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null);
+    const link = options?.head
+      ? await this.statForPush(repository, digest)
+      : ((await readThrough(this.cache, repository, blobKey(repository, digest), always, load)) ?? null);
     if (link && event) this.events?.pull(blobTarget(repository, digest, link.size, event), event);
     return link;
   }

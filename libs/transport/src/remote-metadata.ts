@@ -62,8 +62,14 @@ export class RemoteMetadataApi implements MetadataApi {
     return res.manifests;
   }
 
-  async statBlob(repository: string, digest: string, event?: EventContext): Promise<BlobLink | null> {
-    return (await this.rpc.call('statBlob', { repository, digest, ...withEvent(event) })).link;
+  async statBlob(
+    repository: string,
+    digest: string,
+    event?: EventContext,
+    options?: { head?: boolean },
+  ): Promise<BlobLink | null> {
+    const head = options?.head ? { head: true } : {};
+    return (await this.rpc.call('statBlob', { repository, digest, ...withEvent(event), ...head })).link;
   }
 
   async linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void> {

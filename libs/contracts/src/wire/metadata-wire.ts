@@ -45,7 +45,7 @@ export const METADATA_OPS = {
   ),
   statBlob: wireOp(
     'statBlob',
-    obj({ repository: str, digest: str, event }),
+    obj({ repository: str, digest: str, event, head: opt(bool) }),
     obj({ link: nullable(blobLink) }),
   ),
   linkBlob: wireOp('linkBlob', obj({ repository: str, digest: str, size: count, event }), empty),

@@ -32,7 +32,7 @@ export class BlobsHandler {
 
   private async get(x: Exchange, name: string, digest: string): Promise<void> {
     // The repository link is the access boundary: a blob stored for another repository is unknown here.
-    const link = await this.metadata.statBlob(name, digest, eventContext(x));
+    const link = await this.metadata.statBlob(name, digest, eventContext(x), { head: x.method === 'HEAD' });
     if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const etag = `"${digest}"`;
     const common = {

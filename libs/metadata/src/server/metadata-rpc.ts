@@ -34,7 +34,12 @@ export function metadataRpcHandlers(api: MetadataApi, ping: () => Promise<void>)
       ),
     }),
     statBlob: async (req) => ({
-      link: blobLinkToWire(await api.statBlob(req.repository, req.digest, req.event)),
+      link: blobLinkToWire(
+        await api.statBlob(req.repository, req.digest, req.event, {
+          // A gateway older than the `head` field says HEAD only in its event context (rolling upgrade).
+          head: req.head ?? req.event?.request.method === 'HEAD',
+        }),
+      ),
     }),
     linkBlob: async (req) => {
       await api.linkBlob(req.repository, req.digest, req.size, req.event);
