@@ -65,14 +65,16 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
     databaseUrl = pg.url;
   }
   let observability: Observability | undefined;
+  let app: NestFastifyApplication | undefined;
   try {
-    const app = await NestFactory.create<NestFastifyApplication>(
+    app = await NestFactory.create<NestFastifyApplication>(
       RegistryModule.register(config, databaseUrl, pg !== undefined),
       new FastifyAdapter({ ...FASTIFY_OPTIONS, ...httpsOptions(config.tls) }),
       { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
     );
     configureFastify(app);
-    observability = await observe(app.getHttpServer(), {
+    const server = app.getHttpServer();
+    observability = await observe(server, {
       service: 'wharf',
       edge: true,
       // Nothing to propagate to in one process; see InstrumentOptions.context for the cost.
@@ -81,23 +83,27 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
       log: logger,
     });
     await app.listen(config.http.port, config.http.host);
-    const stopWatchingTls = config.tls ? watchTls(app.getHttpServer(), config.tls) : undefined;
-    const address = app.getHttpServer().address() as AddressInfo;
+    const stopWatchingTls = config.tls ? watchTls(server, config.tls) : undefined;
+    const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const scheme = config.tls ? 'https' : 'http';
     const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
     logger.info({ url, dataDir: config.dataDir }, 'wharf registry listening');
+    const started = app;
     return {
-      app,
+      app: started,
       url,
       close: async () => {
         stopWatchingTls?.();
-        await app.close();
+        await started.close();
         await observability?.close();
         await pg?.stop();
       },
     };
   } catch (e) {
+    // A failed listen (the port taken) comes after the providers opened their pools and started
+    // their workers: close them, or an embedding process keeps running on a registry it never got.
+    await app?.close().catch((err: unknown) => logger.warn({ err }, 'closing after a failed start'));
     await observability?.close();
     await pg?.stop();
     throw e;
