@@ -3,7 +3,7 @@
  * committed after the collector's cutoff, and it serialises with a commit of the same digest.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import type { DataSource } from 'typeorm';
 import { FilesystemDriver } from '@wharf/storage';
 import { openBlobDataSource } from './blob.module';
 import { commitBlob, deleteBlob } from './blob-lifecycle';
+import { NO_FLUSH } from './no-flush';
 
 const pgEnv = {
   ...process.env,
@@ -95,5 +96,73 @@ describe('GC byte deletion', () => {
     await driver.putBlob(digest, content);
     expect(await deleteBlob(ds, driver, digest, await dbNow())).toEqual({ deleted: true, size: 0 });
     expect(await driver.stat(digest)).toBeNull();
+  });
+
+  it('a commit that ends an upload removes its session in the same transaction', async () => {
+    const content = randomBytes(100);
+    const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
+    const id = randomUUID();
+    await ds.query(`INSERT INTO blob.uploads (id, repository, handle) VALUES ($1, 'r', '{}')`, [id]);
+    const failing = commitBlob(
+      ds,
+      digest,
+      content.length,
+      async () => {
+        throw new Error('disk full');
+      },
+      id,
+    );
+    await expect(failing).rejects.toThrow('disk full');
+    expect(await ds.query('SELECT 1 FROM blob.uploads WHERE id = $1', [id])).toHaveLength(1);
+
+    await commitBlob(ds, digest, content.length, () => driver.putBlob(digest, content), id);
+    expect(await ds.query('SELECT 1 FROM blob.uploads WHERE id = $1', [id])).toEqual([]);
+    expect(await ds.query('SELECT size FROM blob.blobs WHERE digest = $1', [digest])).toEqual([
+      { size: '100' },
+    ]);
+  });
+});
+
+describe('upload-session bookkeeping (NO_FLUSH)', () => {
+  let ds: DataSource;
+  const name = `wharf_noflush_${randomBytes(6).toString('hex')}`;
+
+  beforeAll(async () => {
+    execFileSync('createdb', [name], { env: pgEnv });
+    ds = await openBlobDataSource({
+      databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${name}`,
+      poolSize: 2,
+      timeoutMs: 10_000,
+    });
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    execFileSync('dropdb', ['--force', '--if-exists', name], { env: pgEnv });
+  });
+
+  it("commits the statement's own transaction without waiting for the flush, and only that one", async () => {
+    const runner = ds.createQueryRunner();
+    try {
+      await runner.connect();
+      const setting = async () => (await runner.query('SHOW synchronous_commit'))[0].synchronous_commit;
+      expect(await setting()).toBe('on');
+      const id = randomUUID();
+      await runner.query(`INSERT INTO blob.uploads (id, repository, handle) VALUES ($1, 'r', '{}')`, [id]);
+      await runner.startTransaction();
+      // Evaluated as the row is produced: a statement that writes nothing has nothing to flush anyway.
+      const updated = await runner.query(
+        `UPDATE blob.uploads SET size = 1 FROM ${NO_FLUSH} WHERE id = $1 RETURNING id`,
+        [id],
+      );
+      expect(updated[0]).toEqual([{ id }]);
+      // What the commit of this transaction will read: the statement's SET LOCAL.
+      expect(await setting()).toBe('off');
+      await runner.commitTransaction();
+      // The connection goes back to the pool as it came: later statements flush as before.
+      expect(await setting()).toBe('on');
+    } finally {
+      await runner.release();
+    }
   });
 });

@@ -15,24 +15,25 @@ async function lockDigest(em: EntityManager, digest: string): Promise<void> {
 
 /**
  * Runs `store` (the driver's commit or put) and records the blob as committed now, in one
- * transaction under the digest lock. `also` joins the same transaction (e.g. ending the session).
+ * transaction under the digest lock; the upload session `endsUpload`, when given, goes with it.
  */
 export function commitBlob(
   ds: DataSource,
   digest: string,
   size: number,
   store: () => Promise<void>,
-  also?: (em: EntityManager) => Promise<unknown>,
+  endsUpload?: string,
 ): Promise<void> {
   return ds.transaction(async (em) => {
     await lockDigest(em, digest);
     await store();
+    // One statement for both: a small push is mostly round trips.
     await em.query(
-      `INSERT INTO blob.blobs (digest, size, committed_at) VALUES ($1, $2, now())
+      `WITH ended AS (DELETE FROM blob.uploads WHERE id = $3::uuid)
+       INSERT INTO blob.blobs (digest, size, committed_at) VALUES ($1, $2, now())
        ON CONFLICT (digest) DO UPDATE SET committed_at = now()`,
-      [digest, size],
+      [digest, size, endsUpload ?? null],
     );
-    await also?.(em);
   });
 }
 

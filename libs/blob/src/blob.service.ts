@@ -14,6 +14,7 @@ import { RegistryError, parseDigest, sha256 } from '@wharf/oci';
 import type { BlobDriver, UploadHandle } from '@wharf/storage';
 import { HashingPassThrough, hashStream } from './hashing';
 import { commitBlob, deleteBlob } from './blob-lifecycle';
+import { NO_FLUSH } from './no-flush';
 
 export const BLOB_DATA_SOURCE = Symbol('BLOB_DATA_SOURCE');
 export const BLOB_DRIVER = Symbol('BLOB_DRIVER');
@@ -87,7 +88,8 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     const id = randomUUID();
     const handle = await this.driver.createUpload(id);
     await this.ds.query(
-      'INSERT INTO blob.uploads (id, repository, size, handle, updated_at) VALUES ($1, $2, 0, $3, now())',
+      `INSERT INTO blob.uploads (id, repository, size, handle, updated_at)
+       SELECT $1, $2, 0, $3, now() FROM ${NO_FLUSH}`,
       [id, repository, JSON.stringify(handle)],
     );
     this.hashers.set(id, { hash: createHash('sha256'), size: 0 });
@@ -152,7 +154,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
         digest,
         size,
         () => this.driver.commitUpload(committed, size, digest),
-        (em) => em.query('DELETE FROM blob.uploads WHERE id = $1', [lease.id]),
+        lease.id,
       );
       this.hashers.delete(lease.id);
       clearInterval(lease.renew);
@@ -242,6 +244,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     const rows: { size: string; handle: UploadHandle }[] = rowsOf(
       await this.ds.query(
         `UPDATE blob.uploads SET lease_until = now() + $4 * interval '1 second', lease_token = $3
+         FROM ${NO_FLUSH}
          WHERE id = $1 AND repository = $2 AND updated_at > now() - $5 * interval '1 millisecond'
            AND (lease_until IS NULL OR lease_until < now())
          RETURNING size, handle`,
@@ -255,7 +258,8 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     const renew = setInterval(() => {
       this.ds
         .query(
-          `UPDATE blob.uploads SET lease_until = now() + $3 * interval '1 second' WHERE id = $1 AND lease_token = $2`,
+          `UPDATE blob.uploads SET lease_until = now() + $3 * interval '1 second' FROM ${NO_FLUSH}
+           WHERE id = $1 AND lease_token = $2`,
           [id, token, LEASE_SECONDS],
         )
         .catch(() => undefined);
@@ -269,7 +273,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     const rows = rowsOf(
       await this.ds.query(
         `UPDATE blob.uploads SET size = $3, handle = $4, updated_at = now(), lease_until = NULL, lease_token = NULL
-         WHERE id = $1 AND lease_token = $2 RETURNING id`,
+         FROM ${NO_FLUSH} WHERE id = $1 AND lease_token = $2 RETURNING id`,
         [lease.id, lease.token, size, JSON.stringify(handle)],
       ),
     );

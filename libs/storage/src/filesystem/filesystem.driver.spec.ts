@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -97,6 +97,48 @@ describe('FilesystemDriver', () => {
     await driver.commitUpload(handle, content.length, digestOf(content));
 
     await expect(driver.commitUpload(handle, content.length, digestOf(content))).resolves.toBeUndefined();
+  });
+
+  it('a commit of a digest already published drops the upload and leaves the blob as it was', async () => {
+    const content = randomBytes(2000);
+    const [first, second] = await Promise.all([1, 2].map(() => driver.createUpload(randomUUID())));
+    for (const h of [first, second]) await driver.appendUpload(h, 0, Readable.from([content]));
+    await driver.commitUpload(first, content.length, digestOf(content));
+    const hex = digestOf(content).slice('sha256:'.length);
+    const blob = path.join(root, 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');
+    const before = await stat(blob);
+
+    await driver.commitUpload(second, content.length, digestOf(content));
+    expect((await stat(blob)).ino).toBe(before.ino);
+    expect(await readFile(blob)).toEqual(content);
+    expect(await listFiles(root)).toEqual([path.relative(root, blob)]);
+  });
+
+  it('an append at offset 0 replaces what an unacknowledged earlier append left', async () => {
+    const handle = await driver.createUpload(randomUUID());
+    // A first PATCH wrote bytes, then its session update never happened (crash): offset is still 0.
+    await driver.appendUpload(handle, 0, Readable.from([Buffer.from('stale bytes, longer')]));
+    await driver.appendUpload(handle, 0, Readable.from([Buffer.from('fresh')]));
+    await driver.appendUpload(handle, 5, Readable.from([Buffer.from('+more')]));
+
+    const content = Buffer.from('fresh+more');
+    await driver.commitUpload(handle, content.length, digestOf(content));
+    expect(
+      await readFile(
+        path.join(root, 'blobs', 'sha256', digestOf(content).slice(7, 9), digestOf(content).slice(7), 'data'),
+      ),
+    ).toEqual(content);
+  });
+
+  it('an append to an upload whose file is gone fails rather than recreating it', async () => {
+    const id = randomUUID();
+    const handle = await driver.createUpload(id);
+    await driver.abortUpload(handle);
+
+    await expect(driver.appendUpload(handle, 0, Readable.from([Buffer.from('x')]))).rejects.toMatchObject({
+      code: 'ENOENT',
+    });
+    expect(await listFiles(root)).toEqual([]);
   });
 
   it('an append past the bytes stored rejects instead of leaving a hole', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, open, rename, rmdir, stat, truncate, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -36,11 +36,15 @@ export class FilesystemDriver implements BlobDriver {
 
   async createUpload(id: string): Promise<UploadHandle> {
     const file = this.layout.uploadPath(id);
-    const created = await mkdir(this.layout.uploadsDir, { recursive: true });
     // 'wx': ids are unique, so an existing file means a reused id; never truncate someone's upload.
-    await (await open(file, 'wx')).close();
-    await this.syncNewDirs(this.layout.uploadsDir, created);
-    await syncDir(this.layout.uploadsDir);
+    // Not fsynced, nor is its directory: like the chunks (see appendUpload), an upload is made
+    // durable at commit, and one that a machine crash took is answered BLOB_UPLOAD_UNKNOWN.
+    const fh = await open(file, 'wx').catch(async (err: unknown) => {
+      if (!isCode(err, 'ENOENT')) throw err;
+      await mkdir(this.layout.uploadsDir, { recursive: true });
+      return open(file, 'wx');
+    });
+    await fh.close();
     const handle: FilesystemUploadHandle = { driver: DRIVER_NAME, id };
     return handle;
   }
@@ -52,27 +56,33 @@ export class FilesystemDriver implements BlobDriver {
   ): Promise<{ handle: UploadHandle; written: number }> {
     const file = this.uploadFile(handle);
     assertCount('offset', offset);
-    const { size: length } = await stat(file);
-    if (length < offset) {
-      // Writing would leave a hole of zeros that the caller believes holds accepted bytes.
-      throw new RangeError(`append at offset ${offset} past the ${length} bytes stored`);
+    // Every file operation is a trip through the thread pool, and a small push is mostly such trips:
+    // at offset 0 nothing was accepted yet, so O_TRUNC clears whatever a crashed earlier append left
+    // without a stat or a truncate of its own. Never O_CREAT: a file a cancel removed stays removed.
+    const fh = await open(file, offset === 0 ? constants.O_WRONLY | constants.O_TRUNC : 'r+');
+    let length = 0;
+    try {
+      if (offset > 0) length = (await fh.stat()).size;
+      if (length < offset) {
+        // Writing would leave a hole of zeros that the caller believes holds accepted bytes.
+        throw new RangeError(`append at offset ${offset} past the ${length} bytes stored`);
+      }
+    } catch (err) {
+      await fh.close();
+      throw err;
     }
     // With the default 16 KiB buffer every socket read exceeds it, so the request pauses until each
-    // write returns; a larger one keeps the socket reading while writes are in flight.
-    const out = createWriteStream(file, { flags: 'r+', start: offset, highWaterMark: WRITE_BUFFER });
+    // write returns; a larger one keeps the socket reading while writes are in flight. The stream
+    // closes the handle when it ends or fails, after its last write.
+    const out = fh.createWriteStream({ start: offset, highWaterMark: WRITE_BUFFER });
     await pipeline(data, out);
     const written = out.bytesWritten;
-    const fh = await open(file, 'r+');
-    try {
-      // Bytes that a crashed earlier append left past the new end must not survive.
-      await fh.truncate(offset + written);
-      // No fsync per chunk (it cost ~40 ms per 5 MiB here, most of a chunked push): a process crash
-      // keeps page-cached bytes, and after a machine crash the recorded offset may run past what
-      // survived, which the next append refuses and the commit's digest check catches (it re-hashes
-      // the stored bytes after a restart). commitUpload fsyncs before the file becomes a blob.
-    } finally {
-      await fh.close();
-    }
+    // Bytes that a crashed earlier append left past the new end must not survive.
+    if (length > offset + written) await truncate(file, offset + written);
+    // No fsync per chunk (it cost ~40 ms per 5 MiB here, most of a chunked push): a process crash
+    // keeps page-cached bytes, and after a machine crash the recorded offset may run past what
+    // survived, which the next append refuses and the commit's digest check catches (it re-hashes
+    // the stored bytes after a restart). commitUpload fsyncs before the file becomes a blob.
     return { handle, written };
   }
 
@@ -86,19 +96,26 @@ export class FilesystemDriver implements BlobDriver {
     const file = this.uploadFile(handle);
     const target = this.layout.blobPath(digest);
     assertCount('size', size);
-    let length: number;
+    // Concurrent pushes of one layer each upload it (they all HEADed before any finished); the
+    // commits queue on the digest's lock. Every later one finds the blob published, and fsync'ing
+    // its own copy first would only make the queue wait on the disk for bytes about to be dropped.
+    if (await exists(target)) {
+      await unlinkIfPresent(file);
+      return;
+    }
+    let fh: FileHandle;
     try {
-      ({ size: length } = await stat(file));
+      fh = await open(file, 'r+');
     } catch (err) {
       // A retried commit whose first attempt got as far as the rename has nothing left to do.
       if (isCode(err, 'ENOENT') && (await this.stat(digest))?.size === size) return;
       throw err;
     }
-    if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
-    // Bytes a crashed append left past `size` are cut; then everything is made durable, once, before
-    // the file becomes the blob (appendUpload does not fsync).
-    const fh = await open(file, 'r+');
     try {
+      const { size: length } = await fh.stat();
+      if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
+      // Bytes a crashed append left past `size` are cut; then everything is made durable, once, before
+      // the file becomes the blob (appendUpload does not fsync).
       if (length > size) await fh.truncate(size);
       await fh.sync();
     } finally {
