@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -220,6 +221,8 @@ export class Bench {
       }
       if (this.bare && this.bareDir) await writeContent(join(this.bareDir, c.digest().slice(7)), c);
     }
+    // The pushes above are still being written out; reads measured during that would be the disk's.
+    settleDisk();
     const sides = this.sides;
     for (let round = 0; round < this.opts.rounds; round++) {
       for (const c of contents) {
@@ -325,15 +328,17 @@ export class Bench {
             // Both sides push the same new blobs: seeds name run, round and iteration, not the side.
             let i = 0;
             let content!: Content;
-            let cpuSeconds = 0;
             let bytes = 0;
             try {
+              // Sampled around the whole cell, not per push: reading the process tree's CPU walks
+              // /proc (~1.5 ms here), which inside the timed window would be a third of a 1 MiB push.
+              // Between pushes the registry is idle, so the figure is still the pushes' own.
+              settleDisk();
+              const cpu0 = side.pid ? treeCpuSeconds(side.pid) : 0;
               const mbps = await this.transferRate(
                 async () => {
-                  const cpu0 = side.pid ? treeCpuSeconds(side.pid) : 0;
                   if (mode === 'monolithic') await side.client.pushMonolithic(PUSH_REPO, content);
                   else await side.client.pushChunked(PUSH_REPO, content, chunkSize);
-                  if (side.pid) cpuSeconds += treeCpuSeconds(side.pid) - cpu0;
                   bytes += content.size;
                   return content.size;
                 },
@@ -342,6 +347,7 @@ export class Bench {
                   content.digest();
                 },
               );
+              const cpuSeconds = side.pid ? treeCpuSeconds(side.pid) - cpu0 : 0;
               this.record(spec, side.key, mbps);
               if (side.pid) this.record(cpu, side.key, cpuSeconds / (bytes / 1e9));
               this.opts.log(
@@ -392,6 +398,7 @@ export class Bench {
       for (const side of this.order(round, this.registries)) {
         const repo = `bench/concurrent-${runId}-r${round}`;
         try {
+          settleDisk();
           const times: number[] = [];
           const t0 = performance.now();
           await Promise.all(
@@ -600,6 +607,7 @@ export class Bench {
           better: 'higher',
         };
         try {
+          if (phase === 'push') settleDisk();
           const sampler = new RssSampler(side.pid!).start();
           const t0 = performance.now();
           if (phase === 'push') await side.client.pushMonolithic(RSS_REPO, content);
@@ -619,6 +627,15 @@ export class Bench {
       }
     }
   }
+}
+
+/**
+ * Writes every dirty page out before a write-heavy cell (untimed). Without it the previous cell's
+ * writes are still being flushed while this one runs, and they land on whichever side runs next:
+ * worst for a registry that fsyncs what it acknowledges, since its syncs queue behind them.
+ */
+function settleDisk(): void {
+  spawnSync('sync');
 }
 
 export function tagName(i: number): string {
