@@ -96,32 +96,22 @@ export class FilesystemDriver implements BlobDriver {
     const file = this.uploadFile(handle);
     const target = this.layout.blobPath(digest);
     assertCount('size', size);
-    // Concurrent pushes of one layer each upload it (they all HEADed before any finished); the
-    // commits queue on the digest's lock. Every later one finds the blob published, and fsync'ing
-    // its own copy first would only make the queue wait on the disk for bytes about to be dropped.
-    if (await exists(target)) {
-      await unlinkIfPresent(file);
-      return;
-    }
-    let fh: FileHandle;
-    try {
-      fh = await open(file, 'r+');
-    } catch (err) {
-      // A retried commit whose first attempt got as far as the rename has nothing left to do.
-      if (isCode(err, 'ENOENT') && (await this.stat(digest))?.size === size) return;
-      throw err;
-    }
-    try {
-      const { size: length } = await fh.stat();
-      if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
-      // Bytes a crashed append left past `size` are cut; then everything is made durable, once, before
-      // the file becomes the blob (appendUpload does not fsync).
-      if (length > size) await fh.truncate(size);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await this.publish(file, target);
+    // A retried commit whose first attempt got as far as the rename finds the blob published, and
+    // so does every commit but the first of a layer pushed concurrently (they all HEADed before any
+    // finished): publish drops their copy before it is synced.
+    await this.publish(file, target, async () => {
+      const fh = await open(file, 'r+');
+      try {
+        const { size: length } = await fh.stat();
+        if (length < size) throw new RangeError(`commit of ${size} bytes but the upload holds ${length}`);
+        // Bytes a crashed append left past `size` are cut; then everything is made durable, once,
+        // before the file becomes the blob (appendUpload does not fsync).
+        if (length > size) await fh.truncate(size);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    });
   }
 
   async abortUpload(handle: UploadHandle): Promise<void> {
@@ -130,19 +120,19 @@ export class FilesystemDriver implements BlobDriver {
 
   async putBlob(digest: string, content: Buffer): Promise<void> {
     const target = this.layout.blobPath(digest);
-    if (await exists(target)) return;
-    const created = await mkdir(this.layout.tmpDir, { recursive: true });
-    await this.syncNewDirs(this.layout.tmpDir, created);
     const tmp = this.layout.tmpPath(randomUUID());
     try {
-      const fh = await open(tmp, 'wx');
-      try {
-        await fh.writeFile(content);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await this.publish(tmp, target);
+      await this.publish(tmp, target, async () => {
+        const created = await mkdir(this.layout.tmpDir, { recursive: true });
+        await this.syncNewDirs(this.layout.tmpDir, created);
+        const fh = await open(tmp, 'wx');
+        try {
+          await fh.writeFile(content);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      });
     } catch (err) {
       await unlinkIfPresent(tmp);
       throw err;
@@ -189,14 +179,23 @@ export class FilesystemDriver implements BlobDriver {
     return this.layout.uploadPath(id);
   }
 
-  /** Moves a complete, fsynced file to `target` atomically, or drops it when `target` exists. */
-  private async publish(source: string, target: string): Promise<void> {
+  /**
+   * Moves `source` to `target` atomically, or drops it when `target` exists (same digest, same
+   * bytes). `prepare` makes `source` complete and durable; it runs once, and only when the blob
+   * is not there already, so a copy about to be dropped is never written out or synced.
+   */
+  private async publish(source: string, target: string, prepare: () => Promise<void>): Promise<void> {
     const dir = path.dirname(target);
+    let prepared = false;
     // A concurrent delete of the same digest may remove the directory between mkdir and rename.
     for (let attempt = 0; ; attempt++) {
       if (await exists(target)) {
         await unlinkIfPresent(source);
         return;
+      }
+      if (!prepared) {
+        await prepare();
+        prepared = true;
       }
       const created = await mkdir(dir, { recursive: true });
       try {
