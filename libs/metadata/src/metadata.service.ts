@@ -467,16 +467,13 @@ export class MetadataService implements MetadataApi {
       });
     }
     // One round trip when the repository exists, as it does for every blob of a push but the first.
-    const linked = (await gcQueue.linkBlobByName(
-      this.ds,
-      repository,
-      digest,
-      size,
-      this.reviewDelayMs,
-    )) as unknown[];
-    if (linked.length) return true;
-    const repositoryId = await this.ensureRepository(repository);
-    await gcQueue.linkBlobById(this.ds, repositoryId, digest, size, this.reviewDelayMs);
+    const link = async () =>
+      ((await gcQueue.linkBlob(this.ds, repository, digest, size, this.reviewDelayMs)) as unknown[]).length >
+      0;
+    if (await link()) return true;
+    // Repositories are never deleted, so once created the same statement finds it.
+    await this.ensureRepository(repository);
+    await link();
     return true;
   }
 

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { EVENTS_MEDIA_TYPE, type RegistryEvent } from '@wharf/contracts';
+import type { WebhookEndpoint } from '@wharf/config';
 
 /** Where the relay hands events on besides webhooks: JetStream in the distributed shape. */
 export const EVENT_PUBLISHER = Symbol('EVENT_PUBLISHER');
@@ -9,14 +10,8 @@ export interface EventPublisher {
   publish(event: RegistryEvent): Promise<void>;
 }
 
-export interface WebhookTarget {
-  name: string;
-  url: string;
-  headers: Record<string, string[]>;
-  timeoutMs: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-}
+/** An endpoint as configured (WHARF_EVENTS_ENDPOINTS). */
+export type WebhookTarget = WebhookEndpoint;
 
 export interface RelayOptions {
   webhooks: WebhookTarget[];

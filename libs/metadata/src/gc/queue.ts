@@ -59,11 +59,11 @@ export function reviewTagTarget(
 }
 
 /**
- * Links a blob into a repository (by name; no row when the repository does not exist yet) and
+ * Links a blob into a repository (no row when the repository does not exist yet) and
  * queues the blob for review: uploaded is not yet referenced. The link insert reads the review
  * upsert's output, so the review row is locked first (see the lock order above).
  */
-export function linkBlobByName(
+export function linkBlob(
   q: Queryable,
   repository: string,
   digest: string,
@@ -78,23 +78,6 @@ export function linkBlobByName(
                    SELECT r.id, $2, $3 FROM r, review ON CONFLICT (repository_id, digest) DO NOTHING)
      SELECT 1 FROM r`,
     [repository, digest, size, delayMs],
-  );
-}
-
-/** As linkBlobByName, for a repository id known to exist. */
-export function linkBlobById(
-  q: Queryable,
-  repositoryId: string,
-  digest: string,
-  size: number,
-  delayMs: number,
-): Promise<unknown> {
-  return q.query(
-    `WITH review AS (INSERT INTO metadata.gc_blob_reviews (digest, review_after)
-                     VALUES ($2, now() + $4 * interval '1 millisecond') ${BLOB_REVIEW_UPSERT} RETURNING 1)
-     INSERT INTO metadata.blob_links (repository_id, digest, size)
-     SELECT $1, $2, $3 FROM review ON CONFLICT (repository_id, digest) DO NOTHING`,
-    [repositoryId, digest, size, delayMs],
   );
 }
 
