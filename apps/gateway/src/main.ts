@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { loadConfig } from '@wharf/config';
+import { loadConfig, tuneHeap } from '@wharf/config';
 import { exitOnSignal } from '@wharf/transport';
 import { startGateway } from './gateway-app';
 
+tuneHeap();
 startGateway(loadConfig())
   .then((service) => exitOnSignal(service, (msg) => console.error(msg)))
   .catch((e) => {

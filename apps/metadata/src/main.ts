@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { loadConfig } from '@wharf/config';
+import { loadConfig, tuneHeap } from '@wharf/config';
 import { exitOnSignal } from '@wharf/transport';
 import { startMetadata } from './metadata-app';
 
+tuneHeap();
 startMetadata(loadConfig())
   .then((service) => exitOnSignal(service, (msg) => console.error(msg)))
   .catch((e) => {

@@ -1,7 +1,8 @@
-import { loadConfig } from '@wharf/config';
+import { loadConfig, tuneHeap } from '@wharf/config';
 import { startRegistry } from './registry';
 
 async function main(): Promise<void> {
+  tuneHeap();
   const config = loadConfig();
   const registry = await startRegistry(config);
   let stopping = false;

@@ -3,3 +3,4 @@ export * from './logger';
 export * from './cluster';
 export * from './events';
 export * from './gc';
+export * from './heap';

@@ -1,4 +1,4 @@
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { metrics } from './metrics';
 
 let registered = false;
@@ -30,5 +30,43 @@ export function registerProcessMetrics(): void {
       delay.reset();
       return Number.isFinite(p99) ? p99 : 0;
     },
+  );
+  registerGcMetrics();
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weakcb',
+};
+
+/**
+ * Garbage collections by kind: how often, and the main thread's time in them. A rate of major
+ * collections that follows the request rate is what a mis-sized heap looks like (see tuneHeap).
+ */
+function registerGcMetrics(): void {
+  const runs = new Map<string, number>();
+  const seconds = new Map<string, number>();
+  for (const kind of Object.values(GC_KINDS)) {
+    runs.set(kind, 0);
+    seconds.set(kind, 0);
+  }
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      // Node puts the collection's kind in `detail` of its 'gc' entries.
+      const detail = (entry as { detail?: { kind?: number } }).detail;
+      const kind = GC_KINDS[detail?.kind ?? -1];
+      if (kind === undefined) continue;
+      runs.set(kind, runs.get(kind)! + 1);
+      seconds.set(kind, seconds.get(kind)! + entry.duration / 1000);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const series = (m: Map<string, number>) => [...m].map(([kind, value]) => ({ labels: { kind }, value }));
+  metrics.registerCounter('nodejs_gc_runs_total', 'Garbage collections, by kind.', () => series(runs));
+  metrics.registerCounter(
+    'nodejs_gc_duration_seconds_total',
+    'Time the main thread spent in garbage collections, by kind, in seconds.',
+    () => series(seconds),
   );
 }
