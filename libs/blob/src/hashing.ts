@@ -2,12 +2,18 @@ import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** Passes bytes through unchanged while feeding them to a hash and counting them. */
+/**
+ * Passes bytes through unchanged while feeding them to a hash and counting them, holding up to
+ * `buffer` bytes on each side (see BlobDriver.readAhead).
+ */
 export class HashingPassThrough extends Transform {
   bytes = 0;
 
-  constructor(private readonly hash: Hash) {
-    super({ highWaterMark: 1 << 20 });
+  constructor(
+    private readonly hash: Hash,
+    buffer = 1 << 20,
+  ) {
+    super({ highWaterMark: buffer });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {

@@ -20,6 +20,13 @@ export interface StoredBlob {
  */
 export interface BlobDriver {
   readonly name: string;
+  /**
+   * Bytes of a request body the caller should hold ahead of `appendUpload` (in its hashing step),
+   * beyond what the driver buffers itself: enough to keep the socket reading while the driver is
+   * busy. Every byte held counts against V8's external-memory step once many uploads are in
+   * flight, so a driver that buffers its own writes asks for little. Unset: 1 MiB.
+   */
+  readonly readAhead?: number;
 
   /** Opens a new, empty upload. `id` is unique (a UUID). */
   createUpload(id: string): Promise<UploadHandle>;

@@ -28,6 +28,8 @@ interface FilesystemUploadHandle extends UploadHandle {
  */
 export class FilesystemDriver implements BlobDriver {
   readonly name = DRIVER_NAME;
+  /** One socket read: the write stream's buffer (WRITE_BUFFER) keeps the socket reading. */
+  readonly readAhead = 64 * 1024;
   private readonly layout: FilesystemLayout;
 
   constructor(root: string) {

@@ -112,6 +112,8 @@ interface Source {
  */
 export class S3Driver implements BlobDriver {
   readonly name = S3_DRIVER_NAME;
+  /** Each part is uploaded before the next is read: what the caller holds keeps the socket reading meanwhile. */
+  readonly readAhead = 1024 * 1024;
   readonly layout: S3Layout;
   readonly partSize: number;
   private readonly client: Client;
