@@ -4,13 +4,38 @@ import { WRITE_TO, type WritesTo } from '@wharf/contracts';
 
 /** Reads this much per call, and each of the two buffers of the fast path is this large. */
 const CHUNK = 1024 * 1024;
-/** Buffers kept for the next streams once one ends: up to this many MiB stay allocated, idle. */
+/**
+ * A large blob's fast path reads this much per call while few streams use it: every read and every
+ * socket write is a trip (thread pool, event loop), and at 1 GiB 4 MiB reads served 1.09–1.21x the
+ * MB/s of 1 MiB ones (docs/performance.md). Bounded, because each stream holds two buffers.
+ */
+const LARGE_CHUNK = 4 * 1024 * 1024;
+/** Streams served with LARGE_CHUNK buffers at once; the rest use CHUNK (64 MiB at most in all). */
+const LARGE_STREAMS_MAX = 8;
+/** Buffers kept for the next streams once one ends, per size: at most 16 × 1 MiB and 4 × 4 MiB idle. */
 const POOL_MAX = 16;
-const pool: Buffer[] = [];
+const LARGE_POOL_MAX = 4;
 
-function takeBuffer(): Buffer {
-  return pool.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
+class BufferPool {
+  private readonly idle: Buffer[] = [];
+
+  constructor(
+    readonly size: number,
+    private readonly max: number,
+  ) {}
+
+  take(): Buffer {
+    return this.idle.pop() ?? Buffer.allocUnsafeSlow(this.size);
+  }
+
+  give(b: Buffer): void {
+    if (this.idle.length < this.max) this.idle.push(b);
+  }
 }
+
+const pool = new BufferPool(CHUNK, POOL_MAX);
+const largePool = new BufferPool(LARGE_CHUNK, LARGE_POOL_MAX);
+let largeStreams = 0;
 
 /**
  * The bytes [start, end) of an open file. As a Readable it reads a fresh buffer per chunk; its
@@ -66,13 +91,18 @@ export class FileRangeStream extends Readable implements WritesTo {
     gone.catch(() => undefined);
     const bufs: Buffer[] = [];
     let clean = false;
+    // Large only when the range fills its two buffers several times over.
+    const large = this.end - this.pos >= 4 * LARGE_CHUNK && largeStreams < LARGE_STREAMS_MAX;
+    if (large) largeStreams++;
+    const buffers = large ? largePool : pool;
     try {
       let writing: Promise<void> = Promise.resolve();
       for (let i = 0; this.pos < this.end; i++) {
         // Fill one buffer while the other is being written; a buffer is reused only after the
         // write that held it has called back (the socket no longer needs its bytes).
-        const buf = (bufs[i & 1] ??= takeBuffer());
-        const { bytesRead } = await this.fh.read(buf, 0, Math.min(CHUNK, this.end - this.pos), this.pos);
+        const buf = (bufs[i & 1] ??= buffers.take());
+        const len = Math.min(buffers.size, this.end - this.pos);
+        const { bytesRead } = await this.fh.read(buf, 0, len, this.pos);
         if (bytesRead === 0) throw shorter(this.pos, this.end);
         this.pos += bytesRead;
         await Promise.race([writing, gone]);
@@ -85,8 +115,9 @@ export class FileRangeStream extends Readable implements WritesTo {
       dest.off('close', onGone);
       dest.off('error', onGone);
       this.destroy();
+      if (large) largeStreams--;
       // After a failure a write may still hold a buffer: those are left to the garbage collector.
-      if (clean) for (const b of bufs) if (pool.length < POOL_MAX) pool.push(b);
+      if (clean) for (const b of bufs) buffers.give(b);
     }
   }
 }
@@ -99,4 +130,9 @@ function write(dest: Writable, chunk: Buffer): Promise<void> {
 
 function shorter(pos: number, end: number): Error {
   return new RangeError(`file ended at ${pos}, before ${end}`);
+}
+
+/** Streams on the large fast path right now (tests check that failures give their place back). */
+export function largeStreamsInUse(): number {
+  return largeStreams;
 }
