@@ -299,8 +299,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
       }
     }
     const hash = await this.hasherAt(lease.id, lease.handle, lease.size);
-    // The filesystem driver asks for one socket read: with 1 MiB on each side here, 20 concurrent
-    // pushes kept crossing V8's external-memory step, a full collection every ~200 ms.
+    // Holds what the driver asks for (BlobDriver.readAhead says why it matters).
     const counter = new HashingPassThrough(hash, this.driver.readAhead);
     chunk.body.on('error', (e) => counter.destroy(e));
     chunk.body.pipe(counter);
