@@ -23,7 +23,13 @@ export interface RunningRegistry {
 @Module({})
 class RegistryModule {
   static register(config: WharfConfig, databaseUrl: string, soleWriter: boolean): DynamicModule {
-    const db = { databaseUrl, poolSize: config.databasePoolSize, timeoutMs: config.databaseTimeoutMs };
+    const db = {
+      databaseUrl,
+      poolSize: config.databasePoolSize,
+      timeoutMs: config.databaseTimeoutMs,
+      // Its own Postgres (soleWriter): nobody else's connections to leave room for.
+      warmPool: soleWriter,
+    };
     return {
       module: RegistryModule,
       imports: [

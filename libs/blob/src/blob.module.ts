@@ -12,6 +12,8 @@ export interface BlobModuleOptions {
   databaseUrl: string;
   poolSize: number;
   timeoutMs: number;
+  /** See SchemaDataSourceOptions.warmPool. */
+  warmPool?: boolean;
   uploadTtlMs: number;
   driver: BlobDriver;
   /** See BlobServiceOptions.soleWriter. */
@@ -21,7 +23,7 @@ export interface BlobModuleOptions {
 }
 
 export function openBlobDataSource(
-  opts: Pick<BlobModuleOptions, 'databaseUrl' | 'poolSize' | 'timeoutMs'>,
+  opts: Pick<BlobModuleOptions, 'databaseUrl' | 'poolSize' | 'timeoutMs' | 'warmPool'>,
 ): Promise<DataSource> {
   return openSchemaDataSource({
     url: opts.databaseUrl,
@@ -30,6 +32,7 @@ export function openBlobDataSource(
     migrations: BLOB_MIGRATIONS,
     poolSize: opts.poolSize,
     timeoutMs: opts.timeoutMs,
+    warmPool: opts.warmPool,
     applicationName: 'wharf-blob',
   });
 }

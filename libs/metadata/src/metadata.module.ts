@@ -15,6 +15,8 @@ export interface MetadataModuleOptions {
   databaseUrl: string;
   poolSize: number;
   timeoutMs: number;
+  /** See SchemaDataSourceOptions.warmPool. */
+  warmPool?: boolean;
   /**
    * Old clients: the schema2 → schema1 rewrite and schema1 push. Needs BLOB_API (for configs and
    * the empty layer). Without it schema2 is served as stored, as Distribution 3 does.
@@ -39,6 +41,7 @@ export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<Dat
     migrations: METADATA_MIGRATIONS,
     poolSize: opts.poolSize,
     timeoutMs: opts.timeoutMs,
+    warmPool: opts.warmPool,
     applicationName: 'wharf-metadata',
   });
 }
