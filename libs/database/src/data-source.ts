@@ -52,17 +52,10 @@ export async function openSchemaDataSource(opts: SchemaDataSourceOptions): Promi
   await ds.initialize();
   try {
     await migrate(ds, opts.schema);
+    if (opts.warmPool) await warmPool(ds, opts.poolSize, opts.applicationName);
   } catch (e) {
     await ds.destroy();
     throw e;
-  }
-  if (opts.warmPool) {
-    try {
-      await warmPool(ds, opts.poolSize, opts.applicationName);
-    } catch (e) {
-      await ds.destroy();
-      throw e;
-    }
   }
   return ds;
 }
