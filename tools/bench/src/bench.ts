@@ -27,6 +27,8 @@ const PUSH_REPO = 'bench/push';
 const TAGS_REPO = 'bench/tags';
 const CATALOG_PREFIX = 'bench-catalog';
 const RSS_REPO = 'bench/rss';
+/** How long one side reads before the next takes its turn, within a blob GET cell. */
+const TRANSFER_SLICE_MS = 200;
 
 /**
  * Runs the benchmark sections against the target and, when given, the baseline: every cell runs
@@ -249,28 +251,68 @@ export class Bench {
             unit: 'CPU s/GB',
             better: 'lower',
           };
+          const path = (side: Side) =>
+            side.key === 'bare' ? `/${c.digest().slice(7)}` : `/v2/${BLOB_REPO}/blobs/${c.digest()}`;
+          const live: Side[] = [];
           for (const side of this.order(round, sides)) {
-            const path =
-              side.key === 'bare' ? `/${c.digest().slice(7)}` : `/v2/${BLOB_REPO}/blobs/${c.digest()}`;
             try {
               // One untimed GET first: page cache, connection and JIT are warm for every side alike.
-              await side.client.readBlob(path, expected, range);
-              let bytes = 0;
-              const cpu0 = side.pid ? treeCpuSeconds(side.pid) : 0;
-              const mbps = await this.transferRate(async () => {
-                const n = await side.client.readBlob(path, expected, range);
-                bytes += n;
-                return n;
-              });
-              this.record(spec, side.key, mbps);
-              if (side.pid) this.record(cpu, side.key, (treeCpuSeconds(side.pid) - cpu0) / (bytes / 1e9));
-              this.opts.log(
-                `  r${round} ${side.label.padEnd(12)} ${spec.name.padEnd(34)} ${mbps.toFixed(0).padStart(6)} MB/s`,
-              );
+              await side.client.readBlob(path(side), expected, range);
+              live.push(side);
             } catch (e) {
               this.fail(spec, side.key, e);
             }
           }
+          const totals = await this.interleaved(
+            round,
+            live,
+            (side) => side.client.readBlob(path(side), expected, range),
+            (side, e) => this.fail(spec, side.key, e),
+          );
+          for (const side of live) {
+            const t = totals.get(side.key);
+            if (!t) continue;
+            const mbps = t.bytes / 1e6 / (t.ms / 1000);
+            this.record(spec, side.key, mbps);
+            if (side.pid) this.record(cpu, side.key, t.cpuSeconds / (t.bytes / 1e9));
+            this.opts.log(
+              `  r${round} ${side.label.padEnd(12)} ${spec.name.padEnd(34)} ${mbps.toFixed(0).padStart(6)} MB/s`,
+            );
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Runs `transfer` on every side for the cell's minimum time each, in slices of about
+   * TRANSFER_SLICE_MS that take turns (the first side of each turn rotates), so that the machine's
+   * drift during a cell (page cache, the other tenant, CPU frequency) hits every side alike instead
+   * of whichever side held a whole block of seconds. A side that fails drops out of the cell.
+   */
+  private async interleaved(
+    round: number,
+    sides: Side[],
+    transfer: (side: Side) => Promise<number>,
+    onError: (side: Side, e: unknown) => void,
+  ): Promise<Map<SideKey, { bytes: number; ms: number; cpuSeconds: number }>> {
+    const totals = new Map(sides.map((s) => [s.key, { bytes: 0, ms: 0, cpuSeconds: 0 }]));
+    for (let turn = 0; ; turn++) {
+      const due = sides.filter((s) => totals.has(s.key) && totals.get(s.key)!.ms < this.opts.transferMs);
+      if (!due.length) return totals;
+      for (const side of this.order(round + turn, due)) {
+        const t = totals.get(side.key)!;
+        try {
+          // Read around the slice, not inside it: walking /proc takes ~1.5 ms here.
+          const cpu0 = side.pid ? treeCpuSeconds(side.pid) : 0;
+          const a = performance.now();
+          do t.bytes += await transfer(side);
+          while (performance.now() - a < TRANSFER_SLICE_MS);
+          t.ms += performance.now() - a;
+          if (side.pid) t.cpuSeconds += treeCpuSeconds(side.pid) - cpu0;
+        } catch (e) {
+          totals.delete(side.key);
+          onError(side, e);
         }
       }
     }
