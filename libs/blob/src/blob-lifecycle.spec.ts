@@ -12,6 +12,7 @@ import { FilesystemDriver } from '@wharf/storage';
 import { openBlobDataSource } from './blob.module';
 import { commitBlob, deleteBlob } from './blob-lifecycle';
 import { NO_FLUSH } from './no-flush';
+import { BlobService } from './blob.service';
 
 const pgEnv = {
   ...process.env,
@@ -54,7 +55,7 @@ describe('GC byte deletion', () => {
   it('deletes bytes and record committed before the cutoff', async () => {
     const { digest } = await put();
     const result = await deleteBlob(ds, driver, digest, await dbNow());
-    expect(result).toEqual({ deleted: true, size: 1000 });
+    expect(result).toEqual({ deleted: true, recorded: true, size: 1000 });
     expect(await driver.stat(digest)).toBeNull();
     expect(await ds.query('SELECT 1 FROM blob.blobs WHERE digest = $1', [digest])).toEqual([]);
   });
@@ -63,7 +64,11 @@ describe('GC byte deletion', () => {
     const { digest, content } = await put();
     const cutoff = await dbNow();
     await commitBlob(ds, digest, content.length, () => driver.putBlob(digest, content));
-    expect(await deleteBlob(ds, driver, digest, cutoff)).toEqual({ deleted: false, size: 1000 });
+    expect(await deleteBlob(ds, driver, digest, cutoff)).toEqual({
+      deleted: false,
+      recorded: true,
+      size: 1000,
+    });
     expect(await driver.stat(digest)).toEqual({ size: 1000 });
   });
 
@@ -94,7 +99,11 @@ describe('GC byte deletion', () => {
     const content = randomBytes(10);
     const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
     await driver.putBlob(digest, content);
-    expect(await deleteBlob(ds, driver, digest, await dbNow())).toEqual({ deleted: true, size: 0 });
+    expect(await deleteBlob(ds, driver, digest, await dbNow())).toEqual({
+      deleted: true,
+      recorded: false,
+      size: 0,
+    });
     expect(await driver.stat(digest)).toBeNull();
   });
 
@@ -164,5 +173,71 @@ describe('upload-session bookkeeping (NO_FLUSH)', () => {
     } finally {
       await runner.release();
     }
+  });
+});
+
+describe("listCommitted (the collector's walk over committed blobs)", () => {
+  let ds: DataSource;
+  let root: string;
+  const name = `wharf_walk_${randomBytes(6).toString('hex')}`;
+
+  beforeAll(async () => {
+    execFileSync('createdb', [name], { env: pgEnv });
+    ds = await openBlobDataSource({
+      databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${name}`,
+      poolSize: 2,
+      timeoutMs: 10_000,
+    });
+    root = mkdtempSync(join(tmpdir(), 'wharf-walk-'));
+  });
+
+  afterAll(async () => {
+    await ds?.destroy();
+    execFileSync('dropdb', ['--force', '--if-exists', name], { env: pgEnv });
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('pages in commit order, each blob once, and only commits before `before`', async () => {
+    const service = new BlobService(ds, new FilesystemDriver(root), { uploadTtlMs: 60_000 });
+    const digests = Array.from(
+      { length: 10 },
+      (_, i) => `sha256:${createHash('sha256').update(String(i)).digest('hex')}`,
+    );
+    const insert = (digest: string, committedAt: string | null, createdAt = committedAt) =>
+      ds.query('INSERT INTO blob.blobs (digest, size, committed_at, created_at) VALUES ($1, 1, $2, $3)', [
+        digest,
+        committedAt,
+        createdAt,
+      ]);
+    // Five share one commit time to the microsecond (a page boundary falls inside them), one from
+    // before committed_at existed (NULL: its created_at counts), three a microsecond apart, and one
+    // committed after the cut.
+    for (const d of digests.slice(0, 5)) await insert(d, '2026-01-01 00:00:00.123456+00');
+    await insert(digests[5], null, '2026-01-01 00:00:00.5+00');
+    for (const [i, d] of digests.slice(6, 9).entries())
+      await insert(d, `2026-01-01 00:00:01.00000${i + 1}+00`);
+    await insert(digests[9], '2026-01-02 00:00:00+00');
+
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let i = 0; i < 20; i++) {
+      const page = await service.listCommitted(new Date('2026-01-01T12:00:00Z'), cursor, 2);
+      if (!page.digests.length) {
+        expect(page.next).toBe(cursor);
+        break;
+      }
+      seen.push(...page.digests);
+      cursor = page.next;
+    }
+    expect(seen).toEqual([...digests.slice(0, 5).sort(), ...digests.slice(5, 9)]);
+    // Committed again later: it comes round once more, after the rest.
+    await ds.query(`UPDATE blob.blobs SET committed_at = '2026-01-01 06:00:00+00' WHERE digest = $1`, [
+      digests[0],
+    ]);
+    expect(await service.listCommitted(new Date('2026-01-01T12:00:00Z'), cursor, 2)).toEqual({
+      digests: [digests[0]],
+      next: expect.stringMatching(/\|sha256:/),
+    });
+    await expect(service.listCommitted(new Date(), 'no cursor', 2)).rejects.toThrow('malformed');
   });
 });

@@ -50,9 +50,9 @@ export function deleteBlob(
       `SELECT size, COALESCE(committed_at, created_at) <= $2 AS old FROM blob.blobs WHERE digest = $1`,
       [digest, notCommittedAfter],
     );
-    if (rows.length && !rows[0].old) return { deleted: false, size: Number(rows[0].size) };
+    if (rows.length && !rows[0].old) return { deleted: false, recorded: true, size: Number(rows[0].size) };
     await driver.delete(digest);
     await em.query('DELETE FROM blob.blobs WHERE digest = $1', [digest]);
-    return { deleted: true, size: rows.length ? Number(rows[0].size) : 0 };
+    return { deleted: true, recorded: rows.length > 0, size: rows.length ? Number(rows[0].size) : 0 };
   });
 }

@@ -8,6 +8,7 @@ import type {
   BlobStat,
   ByteRange,
   ChunkRequest,
+  CommittedPage,
   UploadStatus,
 } from '@wharf/contracts';
 import { RegistryError, parseDigest, sha256 } from '@wharf/oci';
@@ -214,6 +215,21 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     return deleteBlob(this.ds, this.driver, digest, notCommittedAfter);
   }
 
+  async listCommitted(before: Date, after: string | null, limit: number): Promise<CommittedPage> {
+    const from = after === null ? null : parseCommittedCursor(after);
+    // Keyset over (commit time, digest), the order of blob.blobs_committed; the time goes round
+    // trip as Postgres text, so no microseconds are lost and no page repeats or skips a row.
+    const rows: { digest: string; at: string }[] = await this.ds.query(
+      `SELECT digest, COALESCE(committed_at, created_at)::text AS at FROM blob.blobs
+       WHERE COALESCE(committed_at, created_at) < $1
+         AND (COALESCE(committed_at, created_at), digest) > ($2::timestamptz, $3)
+       ORDER BY COALESCE(committed_at, created_at), digest LIMIT $4`,
+      [before, from?.at ?? '-infinity', from?.digest ?? '', limit],
+    );
+    const last = rows[rows.length - 1];
+    return { digests: rows.map((r) => r.digest), next: last ? `${last.at}|${last.digest}` : after };
+  }
+
   /** Deletes sessions idle for longer than the TTL, with their bytes; safe on every replica at once. */
   async purgeExpiredUploads(): Promise<number> {
     const rows: { id: string; handle: UploadHandle }[] = rowsOf(
@@ -345,6 +361,13 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     await this.ds.query('DELETE FROM blob.uploads WHERE id = $1', [id]);
     await this.driver.abortUpload(handle).catch(() => undefined);
   }
+}
+
+/** A listCommitted cursor: `<commit time as Postgres text>|<digest>` (a digest holds no `|`). */
+function parseCommittedCursor(cursor: string): { at: string; digest: string } {
+  const bar = cursor.lastIndexOf('|');
+  if (bar <= 0) throw new RegistryError('UNKNOWN', 'malformed listCommitted cursor');
+  return { at: cursor.slice(0, bar), digest: cursor.slice(bar + 1) };
 }
 
 function unknownUpload(id: string): RegistryError {

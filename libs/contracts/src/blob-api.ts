@@ -76,11 +76,29 @@ export interface BlobApi {
    * `notCommittedAfter` (an upload that raced the collector keeps them). Idempotent.
    */
   deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion>;
+  /**
+   * GC: the blobs whose bytes were last committed before `before`, in commit order, `limit` at a
+   * time, from where the page before ended (`after`, its opaque `next`). The collector checks each
+   * for links, so bytes whose link never came (a gateway gone between commit and link) are
+   * reviewed like any other unreferenced blob instead of staying forever.
+   */
+  listCommitted(before: Date, after: string | null, limit: number): Promise<CommittedPage>;
+}
+
+/** A page of listCommitted: digests, and where the next page starts (`after` again when empty). */
+export interface CommittedPage {
+  digests: string[];
+  next: string | null;
 }
 
 export interface BlobDeletion {
   /** False when a recent commit kept the blob; the caller reviews it again later. */
   deleted: boolean;
+  /**
+   * False when there was no record (stray bytes, if any, were still removed): the blob was deleted
+   * before, e.g. by a pass that raced the walk for unlinked bytes. Absent from older releases.
+   */
+  recorded?: boolean;
   /** Bytes freed (0 when there was no record). */
   size: number;
 }

@@ -10,6 +10,7 @@ import {
   uploadPath,
   type BlobApi,
   type BlobDeletion,
+  type CommittedPage,
   type BlobOps,
   type BlobStat,
   type ByteRange,
@@ -89,6 +90,10 @@ export class RemoteBlobApi implements BlobApi {
 
   deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion> {
     return this.rpc.call('deleteBlob', { digest, notCommittedAfter: notCommittedAfter.toISOString() });
+  }
+
+  listCommitted(before: Date, after: string | null, limit: number): Promise<CommittedPage> {
+    return this.rpc.call('listCommitted', { before: before.toISOString(), after, limit });
   }
 
   private async send(

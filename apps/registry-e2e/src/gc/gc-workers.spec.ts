@@ -97,4 +97,26 @@ describe('several GC workers on one database', () => {
       expect(sha256(b.body)).toBe(layer);
     }
   });
+
+  it('a blob service that cannot list its committed blobs (an older release) stops only that walk', async () => {
+    const ds = await openMetadataDataSource({ databaseUrl: r.databaseUrl, poolSize: 2, timeoutMs: 30_000 });
+    sources.push(ds);
+    const real = r.running.app.get<BlobApi>(BLOB_API);
+    const older = Object.assign(Object.create(real) as BlobApi, {
+      listCommitted: () => Promise.reject(new Error('no responder for blob.listCommitted')),
+    });
+    const repo = 'workers/older';
+    const digest = await r.client.pushBlob(repo, randomBlob(1000));
+    expect((await r.client.delete(`/v2/${repo}/blobs/${digest}`)).status).toBe(202);
+    await sleep(DELAY_MS + 100);
+    const before = await readGcStats({ query: (q, p) => r.sql(q, p) });
+
+    const result = await new GcCollector(ds, older, DELAY_MS).runPass();
+    expect(result.sweepError).toBe('no responder for blob.listCommitted');
+    expect(result.blobsDeleted).toBe(1);
+    expect(r.blobOnDisk(digest)).toBe(false);
+    // The pass was still recorded.
+    const after = await readGcStats({ query: (q, p) => r.sql(q, p) });
+    expect(after.blobsDeleted).toBe(before.blobsDeleted + 1);
+  });
 });

@@ -2,6 +2,8 @@
  * Online GC in the all-in-one shape (docs/adr/0012-online-gc.md): what goes after the review
  * delay, what stays, and the figures the CLI and /metrics read. WHARF_GC_REVIEW_DELAY=1s.
  */
+import { Readable } from 'node:stream';
+import { BLOB_API, type BlobApi } from '@wharf/contracts';
 import { readGcStats } from '@wharf/metadata';
 import {
   MT,
@@ -155,6 +157,45 @@ describe('online garbage collection', () => {
     expect(sha256(pulled.body)).toBe(digest);
   });
 
+  it('bytes committed whose link never came go once older than the delay; young ones and linked ones stay', async () => {
+    const blobs = r.running.app.get<BlobApi>(BLOB_API);
+    // What a gateway that went away between the blob commit and the link leaves: bytes and a
+    // blob record, and no repository link, so no review was ever queued for them.
+    const commitUnlinked = async (data: Buffer): Promise<string> => {
+      const session = await blobs.startUpload('gc/unlinked');
+      const body = Readable.from([data]);
+      return (
+        await blobs.completeUpload('gc/unlinked', session.id, sha256(data), { body, length: data.length })
+      ).digest;
+    };
+    const recorded = async (digest: string) =>
+      (await r.sql('SELECT 1 FROM blob.blobs WHERE digest = $1', [digest])).length > 0;
+
+    const orphan = await commitUnlinked(randomBlob(4096));
+    const repo = 'gc/linked';
+    const layer = randomBlob(4096);
+    const image = buildImage({ layers: [layer] });
+    await r.client.pushBlob(repo, layer);
+    await r.client.pushBlob(repo, image.configBlob);
+    await r.client.pushManifest(repo, 'v1', image.manifest, image.mediaType);
+    expect(r.blobOnDisk(orphan)).toBe(true);
+
+    await settle(r);
+    expect(r.blobOnDisk(orphan)).toBe(false);
+    expect(await recorded(orphan)).toBe(false);
+    expect(r.blobOnDisk(sha256(layer))).toBe(true);
+    expect((await r.client.get(`/v2/${repo}/blobs/${sha256(layer)}`)).status).toBe(200);
+
+    // Committed just now: its link may still be on the way, so the walk leaves it for later.
+    const young = await commitUnlinked(randomBlob(4096));
+    await r.worker.runOnce();
+    await r.worker.runOnce();
+    expect(r.blobOnDisk(young)).toBe(true);
+    expect(await recorded(young)).toBe(true);
+    await settle(r);
+    expect(r.blobOnDisk(young)).toBe(false);
+  });
+
   it('a manifest PUT whose blob was collected answers 400 MANIFEST_BLOB_UNKNOWN, never a dangling manifest', async () => {
     const repo = 'gc/late';
     const image = buildImage();
@@ -215,7 +256,8 @@ describe('online garbage collection', () => {
     expect(Date.now() - stats.lastRunAt!.getTime()).toBeLessThan(60_000);
     // Exactly what the tests above left behind: nothing counted twice, nothing missed.
     expect(stats.manifestsDeleted).toBe(1 + 2 + 3 + 1);
-    expect(stats.blobsDeleted).toBe(2 + 4 + 4 + 4 + 1 + 1 + 1 + 2);
+    // The last 2: the bytes whose link never came.
+    expect(stats.blobsDeleted).toBe(2 + 4 + 4 + 4 + 1 + 1 + 1 + 2 + 2);
     expect(stats.bytesFreed).toBeGreaterThan(10_000);
     expect(stats.overdueReviews).toBe(0);
     expect(stats.pendingBlobDeletions).toBe(0);

@@ -33,5 +33,10 @@ export function blobRpcHandlers(api: BlobApi, ping: () => Promise<void>): OpHand
       if (Number.isNaN(when.getTime())) throw new RegistryError('UNKNOWN', 'notCommittedAfter is not a time');
       return api.deleteBlob(req.digest, when);
     },
+    listCommitted: async (req) => {
+      const before = new Date(req.before);
+      if (Number.isNaN(before.getTime())) throw new RegistryError('UNKNOWN', 'before is not a time');
+      return api.listCommitted(before, req.after, req.limit);
+    },
   };
 }

@@ -1,5 +1,5 @@
 import type { BlobStat, UploadStatus } from '../blob-api';
-import { bool, bytes, count, nullable, obj, str, type Infer } from './check';
+import { arr, bool, bytes, count, nullable, obj, opt, str, type Infer } from './check';
 import { wireOp } from './ops';
 
 /**
@@ -26,7 +26,13 @@ export const BLOB_OPS = {
   deleteBlob: wireOp(
     'deleteBlob',
     obj({ digest: str, notCommittedAfter: str }),
-    obj({ deleted: bool, size: count }),
+    obj({ deleted: bool, size: count, recorded: opt(bool) }),
+  ),
+  /** GC: `before` is an ISO timestamp, `after` an opaque cursor (see BlobApi.listCommitted). */
+  listCommitted: wireOp(
+    'listCommitted',
+    obj({ before: str, after: nullable(str), limit: count }),
+    obj({ digests: arr(str), next: nullable(str) }),
   ),
 };
 

@@ -10,6 +10,11 @@ export interface GcPassResult {
   bytesFreed: number;
   /** Reviews answered (live or not) and byte deletions handled. */
   reviewed: number;
+  /**
+   * Why the walk for bytes whose link never came could not run (a blob service of an older release
+   * answers no listCommitted); the rest of the pass ran regardless.
+   */
+  sweepError?: string;
 }
 
 // A collector transaction never waits long for a client's lock: it gives up and the row stays due.
@@ -17,6 +22,8 @@ export interface GcPassResult {
 // gives up, not the client's request.
 const LOCK_TIMEOUT = '500ms';
 const LOCK_FAILURES = new Set(['55P03', '40P01']); // lock_not_available, deadlock_detected
+/** Committed blobs checked for links per step of the walk (each step is one short transaction). */
+const SWEEP_PAGE = 500;
 
 /**
  * Answers due reviews, one row per short transaction, so any number of workers on any number of
@@ -49,6 +56,8 @@ export class GcCollector {
       () => this.reviewOneManifest(total),
       () => this.reviewOneBlob(total),
       () => this.deleteOneBlob(total),
+      // Last: what it queues is due at once, so the loop below reviews it in this same pass.
+      () => this.sweepUnlinked(total),
     ];
     let worked = true;
     while (worked && !shouldStop()) {
@@ -93,6 +102,46 @@ export class GcCollector {
     });
     if (names.length) this.changed?.(names);
     return result;
+  }
+
+  /**
+   * Walks the blob service's committed blobs, oldest commit first, once each commit is older than
+   * the review delay, and queues a review (due now) for every one that no repository links. Every
+   * link queues its own review, so this finds only bytes whose link never came: the gateway that
+   * committed them went away, or its link failed, before the link. One walker at a time (the
+   * gc_state row), the cursor advancing in the same transaction as the reviews it queued.
+   */
+  private async sweepUnlinked(total: GcPassResult): Promise<boolean> {
+    const blobs = this.blobs;
+    if (!blobs || total.sweepError !== undefined) return false;
+    try {
+      return await this.sweepUnlinkedPage(blobs);
+    } catch (e) {
+      if (LOCK_FAILURES.has((e as { code?: string }).code ?? '')) throw e;
+      total.sweepError = (e as Error).message;
+      return false;
+    }
+  }
+
+  private sweepUnlinkedPage(blobs: BlobApi): Promise<boolean> {
+    return this.tx(async (em) => {
+      const state: { unlinked_cursor: string | null }[] = await em.query(
+        'SELECT unlinked_cursor FROM metadata.gc_state WHERE id = 1 FOR UPDATE SKIP LOCKED',
+      );
+      if (!state.length) return false;
+      const before = new Date(Date.now() - this.reviewDelayMs);
+      const page = await blobs.listCommitted(before, state[0].unlinked_cursor, SWEEP_PAGE);
+      if (!page.digests.length) return false;
+      await em.query(
+        `INSERT INTO metadata.gc_blob_reviews (digest, review_after)
+         SELECT d, now() FROM unnest($1::text[]) AS d
+         WHERE NOT EXISTS (SELECT 1 FROM metadata.blob_links l WHERE l.digest = d)
+         ON CONFLICT (digest) DO NOTHING`,
+        [page.digests],
+      );
+      await em.query('UPDATE metadata.gc_state SET unlinked_cursor = $1 WHERE id = 1', [page.next]);
+      return true;
+    });
   }
 
   private reviewOneManifest(total: GcPassResult): Promise<boolean> {
@@ -177,7 +226,8 @@ export class GcCollector {
         const cutoff = new Date(new Date(decidedAt).getTime() - this.reviewDelayMs);
         const result = await blobs.deleteBlob(digest, cutoff);
         if (result.deleted) {
-          total.blobsDeleted++;
+          // Not counted twice: a review the walk queued just as another pass deleted the blob.
+          if (result.recorded !== false) total.blobsDeleted++;
           total.bytesFreed += result.size;
         } else {
           // Committed again recently, yet unlinked: look again once that upload had time to link it.

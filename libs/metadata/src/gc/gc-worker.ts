@@ -92,6 +92,7 @@ export class GcWorker implements OnApplicationBootstrap, BeforeApplicationShutdo
       this.state.bytesFreed += r.bytesFreed;
       this.state.lastRunAt = new Date();
       this.state.lastError = null;
+      if (r.sweepError) this.log.warn(`gc: walk for unlinked bytes failed: ${r.sweepError}`);
       if (r.manifestsDeleted || r.blobsDeleted)
         this.log.log(
           `collected ${r.manifestsDeleted} manifests, ${r.blobsDeleted} blobs (${r.bytesFreed} bytes)`,

@@ -2,6 +2,7 @@ import { MetadataInit1764320000000 } from './1764320000000-init';
 import { MetadataManifestConfig1764500000000 } from './1764500000000-manifest-config';
 import { MetadataGc1764600000000 } from './1764600000000-gc';
 import { MetadataEvents1764700000000 } from './1764700000000-events';
+import { MetadataGcUnlinked1764800000000 } from './1764800000000-gc-unlinked';
 
 /** In order. Each one stays compatible with the release before it (rolling upgrades). */
 export const METADATA_MIGRATIONS = [
@@ -9,4 +10,5 @@ export const METADATA_MIGRATIONS = [
   MetadataManifestConfig1764500000000,
   MetadataGc1764600000000,
   MetadataEvents1764700000000,
+  MetadataGcUnlinked1764800000000,
 ];
