@@ -19,27 +19,42 @@ const pgEnv = {
   PGHOST: process.env.PGHOST ?? '127.0.0.1',
   PGUSER: process.env.PGUSER ?? 'postgres',
 };
-const dbName = `wharf_blobgc_${randomBytes(6).toString('hex')}`;
+
+/** A database of the test's own with the blob schema migrated; `drop` closes and removes it. */
+async function openScratchDatabase(
+  prefix: string,
+  poolSize: number,
+): Promise<{ ds: DataSource; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  execFileSync('createdb', [name], { env: pgEnv });
+  const ds = await openBlobDataSource({
+    databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${name}`,
+    poolSize,
+    timeoutMs: 10_000,
+  });
+  return {
+    ds,
+    drop: async () => {
+      await ds.destroy();
+      execFileSync('dropdb', ['--force', '--if-exists', name], { env: pgEnv });
+    },
+  };
+}
 
 describe('GC byte deletion', () => {
   let ds: DataSource;
+  let drop: () => Promise<void>;
   let root: string;
   let driver: FilesystemDriver;
 
   beforeAll(async () => {
-    execFileSync('createdb', [dbName], { env: pgEnv });
-    ds = await openBlobDataSource({
-      databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${dbName}`,
-      poolSize: 6,
-      timeoutMs: 10_000,
-    });
+    ({ ds, drop } = await openScratchDatabase('wharf_blobgc', 6));
     root = mkdtempSync(join(tmpdir(), 'wharf-blobgc-'));
     driver = new FilesystemDriver(root);
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    execFileSync('dropdb', ['--force', '--if-exists', dbName], { env: pgEnv });
+    await drop?.();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -134,21 +149,13 @@ describe('GC byte deletion', () => {
 
 describe('upload-session bookkeeping (NO_FLUSH)', () => {
   let ds: DataSource;
-  const name = `wharf_noflush_${randomBytes(6).toString('hex')}`;
+  let drop: () => Promise<void>;
 
   beforeAll(async () => {
-    execFileSync('createdb', [name], { env: pgEnv });
-    ds = await openBlobDataSource({
-      databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${name}`,
-      poolSize: 2,
-      timeoutMs: 10_000,
-    });
+    ({ ds, drop } = await openScratchDatabase('wharf_noflush', 2));
   });
 
-  afterAll(async () => {
-    await ds?.destroy();
-    execFileSync('dropdb', ['--force', '--if-exists', name], { env: pgEnv });
-  });
+  afterAll(() => drop?.());
 
   it("commits the statement's own transaction without waiting for the flush, and only that one", async () => {
     const runner = ds.createQueryRunner();
@@ -178,22 +185,16 @@ describe('upload-session bookkeeping (NO_FLUSH)', () => {
 
 describe("listCommitted (the collector's walk over committed blobs)", () => {
   let ds: DataSource;
+  let drop: () => Promise<void>;
   let root: string;
-  const name = `wharf_walk_${randomBytes(6).toString('hex')}`;
 
   beforeAll(async () => {
-    execFileSync('createdb', [name], { env: pgEnv });
-    ds = await openBlobDataSource({
-      databaseUrl: `postgres://${pgEnv.PGUSER}@${pgEnv.PGHOST}:5432/${name}`,
-      poolSize: 2,
-      timeoutMs: 10_000,
-    });
+    ({ ds, drop } = await openScratchDatabase('wharf_walk', 2));
     root = mkdtempSync(join(tmpdir(), 'wharf-walk-'));
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    execFileSync('dropdb', ['--force', '--if-exists', name], { env: pgEnv });
+    await drop?.();
     rmSync(root, { recursive: true, force: true });
   });
 
