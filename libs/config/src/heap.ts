@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
  * once the space left under that limit is smaller than the young generation (16 MiB semi-spaces
  * after a burst of requests), V8 starts the next incremental full marking as soon as the last one
  * finished. Under a stream of small pushes that was a Mark-Compact every ~100 ms, each marking the
- * whole heap: half the process's CPU per 1 MiB push went to it (docs/performance.md, run O).
+ * whole heap: half the process's CPU per 1 MiB push went to it (docs/adr/0015-heap-growing-factor.md).
  * Twice the live heap as headroom keeps the young generation's collections (cheap: requests'
  * garbage dies young) doing the work, at the price of tens of MiB of garbage left standing.
  */
