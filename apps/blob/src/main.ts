@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { loadConfig, tuneHeap } from '@wharf/config';
+import { loadConfig, tuneHeap, tuneThreadpool } from '@wharf/config';
 import { exitOnSignal } from '@wharf/transport';
 import { startBlob } from './blob-app';
 
 tuneHeap();
+tuneThreadpool();
 startBlob(loadConfig())
   .then((service) => exitOnSignal(service, (msg) => console.error(msg)))
   .catch((e) => {

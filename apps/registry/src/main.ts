@@ -1,8 +1,9 @@
-import { loadConfig, tuneHeap } from '@wharf/config';
+import { loadConfig, tuneHeap, tuneThreadpool } from '@wharf/config';
 import { startRegistry } from './registry';
 
 async function main(): Promise<void> {
   tuneHeap();
+  tuneThreadpool();
   const config = loadConfig();
   const registry = await startRegistry(config);
   let stopping = false;

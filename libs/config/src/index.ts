@@ -4,3 +4,4 @@ export * from './cluster';
 export * from './events';
 export * from './gc';
 export * from './heap';
+export * from './threadpool';

@@ -9,6 +9,7 @@ import { RegistryFallbackFilter } from './http/framework-fallback';
 import { BlobsHandler, REDIRECT_BLOBS } from './handlers/blobs.handler';
 import { ListingsHandler } from './handlers/listings.handler';
 import { ManifestsHandler } from './handlers/manifests.handler';
+import { SmallBlobCache } from './handlers/small-blobs';
 import { UploadsHandler } from './handlers/uploads.handler';
 import { RegistryController } from './registry.controller';
 import { RegistryDispatcher } from './registry.dispatcher';
@@ -30,6 +31,7 @@ import { RegistryDispatcher } from './registry.dispatcher';
     AccessGuard,
     TokenEndpoint,
     BlobsHandler,
+    { provide: SmallBlobCache, useFactory: () => new SmallBlobCache() },
     UploadsHandler,
     ManifestsHandler,
     ListingsHandler,

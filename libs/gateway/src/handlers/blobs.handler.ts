@@ -4,6 +4,7 @@ import { RegistryError, parseRange } from '@wharf/oci';
 import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
 import { etagMatches, methodNotAllowed, requireDigest } from './names';
+import { SmallBlobCache } from './small-blobs';
 
 /** True when a blob GET may answer 307 to a URL of the store (WHARF_S3_REDIRECT). */
 export const REDIRECT_BLOBS = Symbol('REDIRECT_BLOBS');
@@ -14,6 +15,7 @@ export class BlobsHandler {
   constructor(
     @Inject(METADATA_API) private readonly metadata: MetadataApi,
     @Inject(BLOB_API) private readonly blobs: BlobApi,
+    private readonly small: SmallBlobCache,
     @Optional() @Inject(REDIRECT_BLOBS) private readonly redirect: boolean = false,
   ) {}
 
@@ -61,6 +63,11 @@ export class BlobsHandler {
     // Only now, with access and the repository link checked: the URL hands the bytes to anyone.
     // HEAD stays here (above), where it has the digest header and costs no hop. The client sends
     // its Range again to the store, which answers it; a 416 was already decided above.
+    if (!this.redirect && this.small.holds(link.size)) {
+      const bytes = await this.small.get(digest, link.size, () => this.blobs.openBlob(digest));
+      const body = range ? bytes.subarray(range.start, range.end + 1) : bytes;
+      return x.send(range ? 206 : 200, { ...headers, ...rangeHeaders, 'Content-Length': length }, body);
+    }
     const location = this.redirect ? await this.blobs.blobUrl(digest) : null;
     if (location) {
       return x.send(307, { Location: location, 'Docker-Content-Digest': digest, 'Content-Length': 0 });

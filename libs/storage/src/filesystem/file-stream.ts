@@ -7,7 +7,7 @@ const CHUNK = 1024 * 1024;
 /**
  * A large blob's fast path reads this much per call while few streams use it: every read and every
  * socket write is a trip (thread pool, event loop), and at 1 GiB 4 MiB reads served 1.09–1.21x the
- * MB/s of 1 MiB ones (docs/performance.md). Bounded, because each stream holds two buffers.
+ * MB/s of 1 MiB ones (docs/performance.md at 23f6561). Bounded, because each stream holds two buffers.
  */
 const LARGE_CHUNK = 4 * 1024 * 1024;
 /** Streams served with LARGE_CHUNK buffers at once; the rest use CHUNK (64 MiB at most in all). */
@@ -94,7 +94,10 @@ export class FileRangeStream extends Readable implements WritesTo {
     // Large only when the range fills its two buffers several times over.
     const large = this.end - this.pos >= 4 * LARGE_CHUNK && largeStreams < LARGE_STREAMS_MAX;
     if (large) largeStreams++;
-    const buffers = large ? largePool : pool;
+    // A range that fits one chunk (a config, a small layer: most GETs of a pull) is read once into a
+    // buffer of its own size. Taking two pooled 1 MiB buffers for it emptied the pool under many
+    // concurrent small GETs, and each GET then allocated 2 MiB for the collector to sweep.
+    const buffers = large ? largePool : this.end - this.pos <= CHUNK ? exact(this.end - this.pos) : pool;
     try {
       let writing: Promise<void> = Promise.resolve();
       for (let i = 0; this.pos < this.end; i++) {
@@ -120,6 +123,11 @@ export class FileRangeStream extends Readable implements WritesTo {
       if (clean) for (const b of bufs) buffers.give(b);
     }
   }
+}
+
+/** Buffers of exactly `size` bytes, not kept: for a range read in one call. */
+function exact(size: number): Pick<BufferPool, 'size' | 'take' | 'give'> {
+  return { size, take: () => Buffer.allocUnsafe(size), give: () => undefined };
 }
 
 function write(dest: Writable, chunk: Buffer): Promise<void> {
