@@ -7,11 +7,11 @@ import { QUEUE_GROUPS } from '@wharf/contracts';
 import { FilesystemDriver, S3Driver, parseS3Endpoint, type BlobDriver } from '@wharf/storage';
 import {
   DrainingNatsServer,
+  configureInternalPort,
   HealthModule,
   INTERNAL_FASTIFY_OPTIONS,
   InFlight,
   Lifecycle,
-  leaveBodiesUnparsed,
   natsConnectionOptions,
   startService,
   type RunningService,
@@ -112,7 +112,7 @@ export async function startBlob(config: WharfConfig): Promise<RunningService> {
     },
     lifecycle,
     shutdownTimeoutMs: cluster.shutdownTimeoutMs,
-    configure: leaveBodiesUnparsed,
+    configure: configureInternalPort,
     microservice: {
       strategy: new DrainingNatsServer(
         { ...natsConnectionOptions(cluster, 'wharf-blob'), queue: QUEUE_GROUPS.blob },

@@ -1,16 +1,14 @@
-import 'reflect-metadata';
-import { BlobService, openBlobDataSource } from '@wharf/blob';
-import { ConfigError, loadConfig, type WharfConfig } from '@wharf/config';
-import { openMetadataDataSource } from '@wharf/metadata';
-import { FilesystemDriver } from '@wharf/storage';
+import type { BlobService } from '@wharf/blob';
+import type { WharfConfig } from '@wharf/config';
 import type { DataSource } from 'typeorm';
-import { openCliDatabase } from './database';
-import { formatGcReport, gcCommand, type GcMode } from './gc-command';
+import type { GcMode } from './gc-command';
 
 const USAGE = `usage: wharf gc stats|--dry-run|run [--json]
+       wharf --help
 
   stats      queue depth, overdue reviews, totals freed, last run
-  --dry-run  what a collection would free now (count, bytes), nothing changed
+  --dry-run  what a run would free now (count, bytes), and what is not due yet and when it
+             will be (WHARF_GC_REVIEW_DELAY after the last change); nothing changed
   run        queue every orphan and collect what is due, alongside the registry's workers
 
 Reads the registry's configuration (WHARF_*): WHARF_DATABASE_URL, or the all-in-one data
@@ -20,11 +18,31 @@ directory (WHARF_DATA_DIR, default ./data).`;
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const args = argv.filter((a) => a !== '--json');
-  const mode = gcMode(args);
-  if (!mode) {
-    console.error(USAGE);
+  if (args.some((a) => a === '--help' || a === '-h' || a === 'help')) {
+    console.log(USAGE);
+    return 0;
+  }
+  const parsed = gcMode(args);
+  if (typeof parsed === 'string') {
+    console.error(`${parsed}\n\n${USAGE}`);
     return 2;
   }
+  const { mode } = parsed;
+  // Loaded once the command line is known good: usage and mistakes answer at once.
+  await import('reflect-metadata');
+  const [
+    { BlobService, openBlobDataSource },
+    { loadConfig },
+    { openMetadataDataSource },
+    { FilesystemDriver },
+  ] = await Promise.all([
+    import('@wharf/blob'),
+    import('@wharf/config'),
+    import('@wharf/metadata'),
+    import('@wharf/storage'),
+  ]);
+  const { openCliDatabase } = await import('./database');
+  const { formatGcReport, gcCommand } = await import('./gc-command');
   const config = loadConfig();
   const db = await openCliDatabase(config);
   const opened: DataSource[] = [];
@@ -33,7 +51,8 @@ async function main(argv: string[]): Promise<number> {
     const ds = await openMetadataDataSource(dbOpts);
     opened.push(ds);
     let blobs: BlobService | undefined;
-    if (mode === 'run' && localStorage(config)) {
+    // The dry run looks through the same blob service the run would use, so the two agree.
+    if (mode !== 'stats' && localStorage(config)) {
       const blobDs = await openBlobDataSource(dbOpts);
       opened.push(blobDs);
       blobs = new BlobService(blobDs, new FilesystemDriver(config.storageRoot), {
@@ -49,12 +68,22 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function gcMode(args: string[]): GcMode | undefined {
-  if (args[0] !== 'gc' || args.length !== 2) return undefined;
-  const m = ({ stats: 'stats', '--dry-run': 'dry-run', 'dry-run': 'dry-run', run: 'run' } as const)[
-    args[1] as 'stats'
-  ];
-  return m;
+const GC_MODES: Record<string, GcMode> = {
+  stats: 'stats',
+  '--dry-run': 'dry-run',
+  'dry-run': 'dry-run',
+  run: 'run',
+};
+
+/** The gc mode, or what is wrong with the command line. */
+function gcMode(args: string[]): { mode: GcMode } | string {
+  if (!args.length) return 'missing command';
+  if (args[0] !== 'gc') return `unknown command ${JSON.stringify(args[0])}`;
+  if (args.length < 2) return 'missing gc subcommand';
+  const mode = Object.hasOwn(GC_MODES, args[1]) ? GC_MODES[args[1]] : undefined;
+  if (!mode) return `unknown gc subcommand ${JSON.stringify(args[1])}`;
+  if (args.length > 2) return `unexpected argument ${JSON.stringify(args[2])}`;
+  return { mode };
 }
 
 /** The bytes are on a filesystem this process can reach (the all-in-one; not the S3 shape over NATS). */
@@ -65,7 +94,7 @@ function localStorage(config: WharfConfig): boolean {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(e instanceof ConfigError || e instanceof Error ? e.message : e);
+    console.error(e instanceof Error ? e.message : e);
     process.exit(1);
   },
 );

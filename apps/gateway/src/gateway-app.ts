@@ -1,6 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { ConfigError, PinoNestLogger, createLogger, requireCluster, type WharfConfig } from '@wharf/config';
+import {
+  ConfigError,
+  PinoNestLogger,
+  createLogger,
+  exposureWarning,
+  requireCluster,
+  startupLine,
+  type WharfConfig,
+} from '@wharf/config';
 import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
 import {
   ClusterClients,
@@ -65,7 +73,10 @@ export async function startGateway(config: WharfConfig): Promise<RunningService>
       tls: config.tls !== undefined,
     });
     const stopWatchingTls = config.tls ? watchTls(service.app.getHttpServer(), config.tls) : undefined;
-    logger.info({ url: service.url }, 'wharf gateway listening');
+    const announced = startupLine('wharf gateway', service.url, { auth: config.auth.mode });
+    logger.info(announced.fields, announced.msg);
+    const exposed = exposureWarning(config);
+    if (exposed) logger.warn(exposed);
     return {
       ...service,
       close: async () => {

@@ -8,13 +8,13 @@ import { METADATA_DATA_SOURCE, MetadataModule, MetadataServerModule } from '@wha
 import {
   ClusterClients,
   ClusterClientsModule,
+  configureInternalPort,
   DrainingNatsServer,
   HealthModule,
   INTERNAL_FASTIFY_OPTIONS,
   InFlight,
   JetStreamEventPublisher,
   Lifecycle,
-  leaveBodiesUnparsed,
   natsConnectionOptions,
   startService,
   type RunningService,
@@ -95,7 +95,7 @@ export async function startMetadata(config: WharfConfig): Promise<RunningService
       },
       lifecycle,
       shutdownTimeoutMs: cluster.shutdownTimeoutMs,
-      configure: leaveBodiesUnparsed,
+      configure: configureInternalPort,
       microservice: {
         strategy: new DrainingNatsServer(
           { ...natsConnectionOptions(cluster, 'wharf-metadata'), queue: QUEUE_GROUPS.metadata },

@@ -24,23 +24,13 @@ import { expectMatchesBuilt, verifyServed } from './real-clients/checks';
 import { KINDS, KindInfo } from './real-clients/kinds';
 import { buildahDriver, ClientDriver, podmanDriver, skopeoDriver } from './real-clients/drivers';
 import { buildFixtureSet, FixtureSet } from './real-clients/fixtures';
-import { ClientSandbox, missingClients } from './real-clients/tools';
+import { ClientSandbox, describeWithClients, REAL_CLIENTS } from './real-clients/tools';
 
 const TEST_TIMEOUT = 300_000;
 const SET_NAMES = ['skopeo', 'podman', 'buildah', 'xrepo'] as const;
 jest.setTimeout(TEST_TIMEOUT);
 
-const missing = missingClients();
-if (missing.length) {
-  // Loud, not silent: the whole file is reported as skipped, with the reason.
-  console.warn(
-    `real-clients.spec.ts SKIPPED: ${missing.join(', ')} not found on PATH ` +
-      '(install skopeo, podman and buildah to run the real-client e2e tests)',
-  );
-}
-const describeWithClients = missing.length ? describe.skip : describe;
-
-describeWithClients('real clients: skopeo, podman, buildah', () => {
+describeWithClients('real-clients.spec.ts', REAL_CLIENTS)('real clients: skopeo, podman, buildah', () => {
   const runId = randomBytes(4).toString('hex');
   let registry: TestRegistry;
   let sb: ClientSandbox;

@@ -5,13 +5,30 @@ import type { AddressInfo } from 'node:net';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { BlobModule } from '@wharf/blob';
-import { PinoNestLogger, createLogger, type WharfConfig } from '@wharf/config';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '@wharf/embedded-postgres';
+import { BLOB_DATA_SOURCE, BlobModule } from '@wharf/blob';
+import {
+  ConfigError,
+  PinoNestLogger,
+  assertWritableDir,
+  createLogger,
+  exposureWarning,
+  startupLine,
+  type WharfConfig,
+} from '@wharf/config';
+import { pingDatabase } from '@wharf/database';
+import {
+  DataDirInUseError,
+  lockDataDir,
+  startEmbeddedPostgres,
+  type DataDirLock,
+  type EmbeddedPostgres,
+} from '@wharf/embedded-postgres';
 import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
-import { MetadataModule } from '@wharf/metadata';
+import { METADATA_DATA_SOURCE, MetadataModule } from '@wharf/metadata';
 import { observe, type Observability } from '@wharf/observability';
 import { FilesystemDriver } from '@wharf/storage';
+import { HealthModule, Lifecycle } from '@wharf/transport';
+import type { DataSource } from 'typeorm';
 
 export interface RunningRegistry {
   app: NestFastifyApplication;
@@ -22,7 +39,12 @@ export interface RunningRegistry {
 
 @Module({})
 class RegistryModule {
-  static register(config: WharfConfig, databaseUrl: string, soleWriter: boolean): DynamicModule {
+  static register(
+    config: WharfConfig,
+    databaseUrl: string,
+    soleWriter: boolean,
+    lifecycle: Lifecycle,
+  ): DynamicModule {
     const db = {
       databaseUrl,
       poolSize: config.databasePoolSize,
@@ -50,6 +72,18 @@ class RegistryModule {
           soleWriter,
         }),
         GatewayModule.register({ auth: config.auth }),
+        // The same /readyz as the distributed services; GatewayModule has /healthz already.
+        HealthModule.register({
+          lifecycle,
+          healthz: false,
+          inject: [METADATA_DATA_SOURCE, BLOB_DATA_SOURCE],
+          checks: (metadata: DataSource, blob: DataSource) => [
+            async () => ({
+              'postgres.metadata': await pingDatabase(metadata),
+              'postgres.blob': await pingDatabase(blob),
+            }),
+          ],
+        }),
       ],
     };
   }
@@ -61,20 +95,30 @@ class RegistryModule {
  */
 export async function startRegistry(config: WharfConfig): Promise<RunningRegistry> {
   const logger = createLogger(config.logLevel);
+  // An unwritable store or data directory is refused now, naming its key, not at the first push.
+  assertWritableDir('WHARF_DATA_DIR', config.dataDir);
+  assertWritableDir('WHARF_STORAGE_ROOT', config.storageRoot);
+  const lock = lockOwnDataDir(config.dataDir, (msg) => logger.warn(msg));
   let pg: EmbeddedPostgres | undefined;
   let databaseUrl = config.databaseUrl;
   if (!databaseUrl) {
-    pg = await startEmbeddedPostgres({
-      dataDir: join(config.dataDir, 'postgres'),
-      log: (level, msg) => logger[level]({ context: 'postgres' }, msg),
-    });
+    try {
+      pg = await startEmbeddedPostgres({
+        dataDir: join(config.dataDir, 'postgres'),
+        log: (level, msg) => logger[level]({ context: 'postgres' }, msg),
+      });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     databaseUrl = pg.url;
   }
+  const lifecycle = new Lifecycle();
   let observability: Observability | undefined;
   let app: NestFastifyApplication | undefined;
   try {
     app = await NestFactory.create<NestFastifyApplication>(
-      RegistryModule.register(config, databaseUrl, pg !== undefined),
+      RegistryModule.register(config, databaseUrl, pg !== undefined, lifecycle),
       new FastifyAdapter({ ...FASTIFY_OPTIONS, ...httpsOptions(config.tls) }),
       { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
     );
@@ -94,16 +138,26 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const scheme = config.tls ? 'https' : 'http';
     const url = `${scheme}://${host === '0.0.0.0' || host === '[::]' ? '127.0.0.1' : host}:${address.port}`;
-    logger.info({ url, dataDir: config.dataDir }, 'wharf registry listening');
+    const announced = startupLine('wharf registry', url, {
+      dataDir: config.dataDir,
+      auth: config.auth.mode,
+      storage: `filesystem ${config.storageRoot}`,
+      database: pg ? `embedded ${join(config.dataDir, 'postgres')}` : 'external (WHARF_DATABASE_URL)',
+    });
+    logger.info(announced.fields, announced.msg);
+    const exposed = exposureWarning(config);
+    if (exposed) logger.warn(exposed);
     const started = app;
     return {
       app: started,
       url,
       close: async () => {
+        lifecycle.draining = true;
         stopWatchingTls?.();
         await started.close();
         await observability?.close();
         await pg?.stop();
+        lock.release();
       },
     };
   } catch (e) {
@@ -112,6 +166,20 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
     await app?.close().catch((err: unknown) => logger.warn({ err }, 'closing after a failed start'));
     await observability?.close();
     await pg?.stop();
+    lock.release();
     throw e;
+  }
+}
+
+/**
+ * One registry per data directory: a second one would share the first's database and files
+ * (docs/adr/0016-data-directory-lock.md). A lock left by a registry that was killed is taken over.
+ */
+function lockOwnDataDir(dir: string, warn: (msg: string) => void): DataDirLock {
+  try {
+    return lockDataDir(dir, 'registry', warn);
+  } catch (e) {
+    if (!(e instanceof DataDirInUseError)) throw e;
+    throw new ConfigError('WHARF_DATA_DIR', `${e.message}; each registry needs a data directory of its own`);
   }
 }

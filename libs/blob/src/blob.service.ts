@@ -11,7 +11,7 @@ import type {
   CommittedPage,
   UploadStatus,
 } from '@wharf/contracts';
-import { RegistryError, parseDigest, sha256 } from '@wharf/oci';
+import { RegistryError, isValidUploadId, parseDigest, sha256, unknownUpload } from '@wharf/oci';
 import type { BlobDriver, UploadHandle } from '@wharf/storage';
 import { HashingPassThrough, hashStream } from './hashing';
 import { commitBlob, deleteBlob } from './blob-lifecycle';
@@ -39,7 +39,6 @@ const REDIRECT_EXPIRY_SECONDS = 20 * 60;
 // Short, constantly renewed leases: a replica that dies blocks its uploads for seconds, not minutes.
 const LEASE_SECONDS = 20;
 const LEASE_RENEW_MS = 5_000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface Lease {
   id: string;
@@ -98,7 +97,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
   }
 
   async getUpload(repository: string, id: string): Promise<UploadStatus> {
-    if (!UUID.test(id)) throw unknownUpload(id);
+    if (!isValidUploadId(id)) throw unknownUpload(id);
     const rows: { size: string }[] = await this.ds.query(
       `SELECT size FROM blob.uploads WHERE id = $1 AND repository = $2
          AND updated_at > now() - $3 * interval '1 millisecond'`,
@@ -170,7 +169,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
   }
 
   async cancelUpload(repository: string, id: string): Promise<void> {
-    if (!UUID.test(id)) throw unknownUpload(id);
+    if (!isValidUploadId(id)) throw unknownUpload(id);
     const deleted = rowsOf<{ handle: UploadHandle }>(
       await this.ds.query('DELETE FROM blob.uploads WHERE id = $1 AND repository = $2 RETURNING handle', [
         id,
@@ -255,7 +254,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
 
   /** Takes the exclusive right to write an upload, renewed while a long chunk streams. */
   private async lease(repository: string, id: string): Promise<Lease> {
-    if (!UUID.test(id)) throw unknownUpload(id);
+    if (!isValidUploadId(id)) throw unknownUpload(id);
     const token = randomUUID();
     const rows: { size: string; handle: UploadHandle }[] = rowsOf(
       await this.ds.query(
@@ -315,9 +314,17 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
       }
     }
     const hash = await this.hasherAt(lease.id, lease.handle, lease.size);
+    // A sender that hung up while the lease was taken left a destroyed body that will emit nothing
+    // more (node:http reports a hang-up only to 'error' listeners present at the time): piping it
+    // would wait forever, renewing the lease.
+    if (chunk.body.destroyed && !chunk.body.readableEnded)
+      throw Object.assign(new Error('aborted'), { code: 'ECONNRESET' });
     // Holds what the driver asks for (BlobDriver.readAhead says why it matters).
     const counter = new HashingPassThrough(hash, this.driver.readAhead);
     chunk.body.on('error', (e) => counter.destroy(e));
+    // The sender may hang up before the driver listens to the counter (while it opens the file):
+    // unheard, that 'error' would end the process. The driver still finds the counter destroyed.
+    counter.on('error', () => undefined);
     chunk.body.pipe(counter);
     try {
       const { handle, written } = await this.driver.appendUpload(lease.handle, lease.size, counter);
@@ -368,10 +375,6 @@ function parseCommittedCursor(cursor: string): { at: string; digest: string } {
   const bar = cursor.lastIndexOf('|');
   if (bar <= 0) throw new RegistryError('UNKNOWN', 'malformed listCommitted cursor');
   return { at: cursor.slice(0, bar), digest: cursor.slice(bar + 1) };
-}
-
-function unknownUpload(id: string): RegistryError {
-  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
 }
 
 /** TypeORM answers `[rows, count]` for UPDATE/DELETE ... RETURNING on Postgres. */

@@ -16,11 +16,26 @@ function requestFields(): object {
   return ctx ? { reqId: ctx.requestId } : {};
 }
 
+/**
+ * Nest announces every module it wires and every route it maps at `log` level: dozens of lines that
+ * bury the few a start should show (address, data, auth). They stay available at `debug`.
+ */
+const WIRING_CONTEXTS = new Set([
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestFactory',
+  'NestApplication',
+  'NestMicroservice',
+]);
+
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, context?: string): void {
-    this.logger.info({ context }, String(message));
+    if (context !== undefined && WIRING_CONTEXTS.has(context))
+      this.logger.debug({ context }, String(message));
+    else this.logger.info({ context }, String(message));
   }
   error(message: unknown, trace?: string, context?: string): void {
     this.logger.error({ context, trace }, String(message));

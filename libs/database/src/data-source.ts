@@ -1,4 +1,4 @@
-import { DataSource, type MixedList, type EntitySchema } from 'typeorm';
+import type { DataSource, MixedList, EntitySchema } from 'typeorm';
 
 export interface SchemaDataSourceOptions {
   url: string;
@@ -26,6 +26,9 @@ export interface SchemaDataSourceOptions {
  * are never `synchronize`d.
  */
 export async function openSchemaDataSource(opts: SchemaDataSourceOptions): Promise<DataSource> {
+  // Loaded here, not at import: the gateway imports this library only to classify errors
+  // (unavailable.ts) and has no use for TypeORM's 20 MB.
+  const { DataSource } = await import('typeorm');
   const ds = new DataSource({
     type: 'postgres',
     url: opts.url,

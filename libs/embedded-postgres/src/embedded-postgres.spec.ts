@@ -92,6 +92,23 @@ function spawnRegistry(dataDir: string, stayAlive: boolean) {
   };
 }
 
+/** Waits until `pg` runs a postmaster other than `dead` that answers; returns how long that took. */
+async function waitServing(pg: EmbeddedPostgres, dead: number): Promise<number> {
+  const t = Date.now();
+  for (;;) {
+    if (pg.pid !== dead) {
+      try {
+        await query(pg.url, 'SELECT 1');
+        return Date.now() - t;
+      } catch {
+        // restarted, not yet accepting connections
+      }
+    }
+    if (Date.now() - t > 30_000) throw new Error(`not serving again:\n${logs.join('\n')}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 describe('startEmbeddedPostgres', () => {
   it('initialises on first start, and data persists across stop/start', async () => {
     const dataDir = path.join(tmp, 'data', 'postgres');
@@ -143,16 +160,67 @@ describe('startEmbeddedPostgres', () => {
     expect(logs.some((l) => l.includes(`previous run (pid ${first.pid})`))).toBe(true);
   });
 
-  it('recovers committed data after the postmaster itself is SIGKILLed (WAL replay)', async () => {
+  it('restarts a postmaster killed under it, on the same port, keeping committed data', async () => {
     const dataDir = path.join(tmp, 'postgres');
     const pg = await start(dataDir);
     await query(pg.url, 'CREATE TABLE t (v int)');
     await query(pg.url, 'INSERT INTO t SELECT generate_series(1, 500)');
-    process.kill(pg.pid, 'SIGKILL');
+    const first = pg.pid;
+    process.kill(first, 'SIGKILL');
 
-    const again = await timed('start after postmaster SIGKILL', () => start(dataDir));
-    expect(await query(again.url, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 500 }]);
-    expect(fs.readFileSync(again.logFile, 'utf8')).toMatch(/not properly shut down; automatic recovery/);
+    const back = await timed('back after postmaster SIGKILL', () => waitServing(pg, first));
+    expect(back).toBeLessThan(10_000);
+    expect(await query(pg.url, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 500 }]);
+    expect(postmastersFor(dataDir)).toEqual([pg.pid]);
+    expect(logs).toContain(`error: PostgreSQL (pid ${first}) exited unexpectedly (SIGKILL); restarting it`);
+    expect(fs.readFileSync(pg.logFile, 'utf8')).toMatch(/not properly shut down; automatic recovery/);
+  });
+
+  it('waits out a program that took its port while it was down, then comes back on that port', async () => {
+    const dataDir = path.join(tmp, 'postgres');
+    const pg: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir, log, restartDelayMs: 1_000 });
+    running.push(pg);
+    const first = pg.pid;
+    process.kill(first, 'SIGKILL');
+    const squatter = net.createServer((socket) => socket.destroy()); // close() waits for connections
+    // the dying postmaster releases the port within milliseconds; the first restart is 1 s away
+    for (let i = 0; ; i++) {
+      const bound = await new Promise<boolean>((resolve) => {
+        squatter.once('error', () => resolve(false));
+        squatter.listen(pg.port, '127.0.0.1', () => resolve(true));
+      });
+      if (bound) break;
+      if (i > 200) throw new Error(`port ${pg.port} never came free`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    try {
+      for (let i = 0; !logs.some((l) => l.includes(`port ${pg.port} is taken`)); i++) {
+        if (i > 400) throw new Error(`no failed restart logged:\n${logs.join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(pg.pid).toBe(first);
+    } finally {
+      await new Promise((resolve) => squatter.close(resolve));
+    }
+    await waitServing(pg, first);
+    expect(await query(pg.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    expect(logs.some((l) => l.includes('is back on 127.0.0.1'))).toBe(true);
+  });
+
+  it('refuses to shut down a server whose parent process still runs it', async () => {
+    const dataDir = path.join(tmp, 'postgres');
+    const registry = spawnRegistry(dataDir, true);
+    try {
+      const first = await registry.ready;
+      await expect(start(dataDir)).rejects.toThrow(
+        `PostgreSQL (pid ${first.pid}) on ${dataDir} is still run by process ${registry.pid}; stop that process first`,
+      );
+      expect(isAlive(first.pid)).toBe(true);
+      expect(await query(first.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await registry.kill();
+      await start(dataDir); // takes the orphan over, so afterEach stops it
+    }
   });
 
   it('survives a registry killed during initdb', async () => {

@@ -4,7 +4,15 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client } from 'pg';
-import { isAlive, isPostmasterFor, pollExited, shutdownPostmaster, sleep } from './processes';
+import {
+  isAlive,
+  isPostmasterFor,
+  parentPid,
+  pollExited,
+  runsOurExecutable,
+  shutdownPostmaster,
+  sleep,
+} from './processes';
 
 export type EmbeddedPostgresLogLevel = 'debug' | 'info' | 'warn' | 'error';
 
@@ -17,14 +25,19 @@ export interface EmbeddedPostgresOptions {
   log?: (level: EmbeddedPostgresLogLevel, msg: string) => void;
   /** How long to wait for the server to accept connections (crash recovery included). Default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * A server that exits on its own (crash, kill) is restarted after this delay, doubling per failed
+   * attempt up to 5 s. Default 250 ms.
+   */
+  restartDelayMs?: number;
 }
 
 export interface EmbeddedPostgres {
   /** `postgres://wharf:<password>@127.0.0.1:<port>/<database>` */
   url: string;
   port: number;
-  /** Pid of the postmaster. */
-  pid: number;
+  /** Pid of the postmaster (a new one once it has been restarted). */
+  readonly pid: number;
   /** Where the server's stderr goes. */
   logFile: string;
   /** Fast shutdown; resolves once the server has exited. Idempotent. */
@@ -38,6 +51,8 @@ const LOG_FILE = 'server.log';
 const LOG_ROTATE_BYTES = 10 * 1024 * 1024;
 const SERVICE_USER = 'postgres';
 const PORT_ATTEMPTS = 5;
+const RESTART_DELAY_MS = 250;
+const MAX_RESTART_DELAY_MS = 5_000;
 
 /** Appended to postgresql.conf at initdb time, so an operator can still tune them (ALTER SYSTEM). */
 const TUNING = `
@@ -248,7 +263,11 @@ async function initCluster(
 /**
  * A postmaster from a previous run (our parent was SIGKILLed, so nobody stopped it) may still own
  * the directory. Shut it down: two servers must never share a data directory, and postgres itself
- * would refuse to start anyway. A postmaster.pid naming a dead process is left for postgres, which
+ * would refuse to start anyway. This is only safe because the caller holds the data directory lock
+ * (data-dir-lock.ts), so whoever started that postmaster is gone; as a second guard, a postmaster
+ * whose parent is still a live Node.js process (a Wharf that took no lock) is refused, never
+ * killed. An orphan's parent is init (PID 1) or a subreaper such as tini or systemd --user.
+ * A postmaster.pid naming a dead process is left for postgres, which
  * handles it; one naming a live *unrelated* process (pid reuse after a reboot or container restart)
  * would make postgres refuse to start, so we remove it after proving via /proc that it is unrelated.
  */
@@ -279,6 +298,12 @@ async function takeOverPreviousServer(dataDir: string, log: Log): Promise<void> 
     log('warn', `${pidFile} names pid ${pid}, which is not a postmaster for this directory; removing it`);
     fs.rmSync(pidFile, { force: true });
     return;
+  }
+  const parent = parentPid(pid);
+  if (parent !== undefined && parent !== 1 && runsOurExecutable(parent)) {
+    throw new Error(
+      `PostgreSQL (pid ${pid}) on ${dataDir} is still run by process ${parent}; stop that process first`,
+    );
   }
   log('warn', `PostgreSQL from a previous run (pid ${pid}) still runs on ${dataDir}; shutting it down`);
   await shutdownPostmaster(pid, pollExited(pid), (msg) => log('warn', msg));
@@ -442,11 +467,13 @@ async function waitReady(
 /**
  * Starts (initialising on first use) a private PostgreSQL server for `opts.dataDir`, listening on a
  * free port on 127.0.0.1 only, and creates `opts.database`. A server left running by a previous,
- * killed process on the same directory is shut down first.
+ * killed process on the same directory is shut down first, so the caller must hold the data
+ * directory's lock (lockDataDir). A server that exits before stop() is restarted on the same port.
  */
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log: Log = opts.log ?? ((level, msg) => level !== 'debug' && level !== 'info' && console.warn(msg));
   const database = opts.database ?? 'wharf';
+  const restartDelayMs = opts.restartDelayMs ?? RESTART_DELAY_MS;
   const dataDir = path.resolve(opts.dataDir);
   const started = Date.now();
   const bins = resolveBinaries();
@@ -474,9 +501,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     fs.renameSync(logFile, `${logFile}.1`);
   }
 
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+  const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
+  /** Spawns a postmaster on `port` and waits until it accepts logins; stops it again on failure. */
+  const launch = async (port: number, deadline: number): Promise<Postmaster> => {
     const logFd = fs.openSync(logFile, 'a', 0o600);
     const logStart = fs.fstatSync(logFd).size;
     if (runAs) fs.fchownSync(logFd, runAs.uid, runAs.gid);
@@ -486,24 +513,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     } finally {
       fs.closeSync(logFd); // the child holds its own copy
     }
-    const stopPm = async () => {
-      if (pm.hasExited() || pm.child.pid === undefined) return;
-      pm.child.ref(); // keep Node alive until postgres has finished its shutdown checkpoint
-      await shutdownPostmaster(pm.child.pid, pm.waitExit, (msg) => log('warn', msg), 60_000);
-      await pm.exited;
-    };
     let client: Client;
     try {
       client = await waitReady(pm, port, password, deadline, () => readFrom(logFile, logStart));
     } catch (err) {
-      await stopPm();
-      if (err instanceof StartFailed && err.portTaken && attempt < PORT_ATTEMPTS) {
-        log('warn', `port ${port} was taken before PostgreSQL could bind it; retrying with another`);
-        continue;
-      }
+      await stopPostmaster(pm, log);
       throw err;
     }
-
     try {
       const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
       if (!rowCount) {
@@ -515,38 +531,127 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
         log('info', `created database '${database}'`);
       }
     } catch (err) {
-      await stopPm();
+      await stopPostmaster(pm, log);
       throw err;
     } finally {
       await client.end().catch(() => undefined);
     }
+    return pm;
+  };
 
-    // Best effort on a normal Node exit (or an app that forgot stop()): 'exit' handlers cannot wait,
-    // but SIGINT alone makes postgres finish a fast shutdown on its own. After SIGKILL of Node
-    // nothing runs here; takeOverPreviousServer() on the next start is the real guarantee.
-    const pid = pm.child.pid as number;
-    const onExit = () => {
-      try {
-        if (!pm.hasExited()) process.kill(pid, 'SIGINT');
-      } catch {
-        // already gone
+  const deadline = Date.now() + startTimeoutMs;
+  let port = 0;
+  let current: Postmaster | undefined;
+  for (let attempt = 1; !current; attempt++) {
+    port = await freePort();
+    try {
+      current = await launch(port, deadline);
+    } catch (err) {
+      if (err instanceof StartFailed && err.portTaken && attempt < PORT_ATTEMPTS) {
+        log('warn', `port ${port} was taken before PostgreSQL could bind it; retrying with another`);
+        continue;
       }
-    };
-    process.on('exit', onExit);
-    let stopping: Promise<void> | undefined;
-    log('info', `PostgreSQL (pid ${pid}) ready on 127.0.0.1:${port} after ${Date.now() - started} ms`);
-    return {
-      url: `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
-      port,
-      pid,
-      logFile,
-      stop: () =>
-        (stopping ??= (async () => {
-          const t = Date.now();
-          await stopPm();
-          process.removeListener('exit', onExit);
-          log('info', `PostgreSQL (pid ${pid}) stopped in ${Date.now() - t} ms`);
-        })()),
-    };
+      throw err;
+    }
   }
+
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  let wake = () => undefined as void; // ends the wait between restart attempts when stop() comes
+  // The pools hold the URL, so a restart must come back on the same port: a program that took it
+  // meanwhile is waited out, as is an old backend still attached to the shared memory.
+  const restart = async (dead: Postmaster): Promise<void> => {
+    const began = Date.now();
+    const why = dead.child.signalCode ?? `exit code ${dead.child.exitCode}`;
+    log('error', `PostgreSQL (pid ${dead.child.pid}) exited unexpectedly (${why}); restarting it`);
+    for (
+      let attempt = 1, delay = restartDelayMs;
+      ;
+      attempt++, delay = Math.min(delay * 2, MAX_RESTART_DELAY_MS)
+    ) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      if (stopping) return;
+      try {
+        await takeOverPreviousServer(dataDir, log);
+        const pm = await launch(port, Date.now() + startTimeoutMs);
+        current = pm;
+        if (stopping) return; // stop() is waiting for us and stops it
+        watch(pm);
+        log(
+          'info',
+          `PostgreSQL (pid ${pm.child.pid}) is back on 127.0.0.1:${port} after ${Date.now() - began} ms`,
+        );
+        return;
+      } catch (err) {
+        const reason = err instanceof StartFailed && err.portTaken ? `port ${port} is taken` : summary(err);
+        log(
+          'warn',
+          `restarting PostgreSQL failed (attempt ${attempt}: ${reason}); next try in ${Math.min(delay * 2, MAX_RESTART_DELAY_MS)} ms`,
+        );
+      }
+    }
+  };
+  const watch = (pm: Postmaster) => {
+    void pm.exited.then(() => {
+      if (!stopping) restarting = restart(pm).finally(() => (restarting = undefined));
+    });
+  };
+  watch(current);
+
+  // Best effort on a normal Node exit (or an app that forgot stop()): 'exit' handlers cannot wait,
+  // but SIGINT alone makes postgres finish a fast shutdown on its own. After SIGKILL of Node
+  // nothing runs here; takeOverPreviousServer() on the next start is the real guarantee.
+  const onExit = () => {
+    try {
+      if (current && !current.hasExited()) process.kill(current.child.pid as number, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
+  process.on('exit', onExit);
+  let stopped: Promise<void> | undefined;
+  log(
+    'info',
+    `PostgreSQL (pid ${current.child.pid}) ready on 127.0.0.1:${port} after ${Date.now() - started} ms`,
+  );
+  return {
+    url: `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
+    port,
+    get pid() {
+      return current?.child.pid as number;
+    },
+    logFile,
+    stop: () =>
+      (stopped ??= (async () => {
+        const t = Date.now();
+        stopping = true;
+        wake();
+        await restarting;
+        const pid = current?.child.pid;
+        if (current) await stopPostmaster(current, log);
+        process.removeListener('exit', onExit);
+        log('info', `PostgreSQL (pid ${pid}) stopped in ${Date.now() - t} ms`);
+      })()),
+  };
+}
+
+/** Fast shutdown of a postmaster we spawned, escalating if it hangs; resolves once it has exited. */
+async function stopPostmaster(pm: Postmaster, log: Log): Promise<void> {
+  if (pm.hasExited() || pm.child.pid === undefined) return;
+  pm.child.ref(); // keep Node alive until postgres has finished its shutdown checkpoint
+  await shutdownPostmaster(pm.child.pid, pm.waitExit, (msg) => log('warn', msg), 60_000);
+  await pm.exited;
+}
+
+/** The line of a failed start worth a log line: postgres's FATAL, else the first line. */
+function summary(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const lines = text.split('\n').filter((l) => l.trim());
+  return (lines.filter((l) => /FATAL|PANIC/.test(l)).pop() ?? lines[0] ?? text).trim();
 }

@@ -5,4 +5,12 @@ export {
   type EmbeddedPostgresOptions,
   type EmbeddedPostgresLogLevel,
 } from './embedded-postgres';
+export {
+  DataDirInUseError,
+  LOCK_FILE,
+  dataDirOwner,
+  lockDataDir,
+  type DataDirLock,
+  type LockOwner,
+} from './data-dir-lock';
 export { postmastersFor } from './processes';

@@ -96,3 +96,48 @@ export function pollExited(pid: number): (ms: number) => Promise<boolean> {
     return true;
   };
 }
+
+/**
+ * When `pid` started, in clock ticks since boot (/proc/<pid>/stat field 22), or undefined where
+ * /proc cannot tell. Together with the pid it names one process: a pid the kernel hands out again
+ * comes with a later start time.
+ */
+export function startTime(pid: number): string | undefined {
+  return statField(pid, 22);
+}
+
+/** The parent of `pid` (/proc/<pid>/stat field 4), or undefined where /proc cannot tell. */
+export function parentPid(pid: number): number | undefined {
+  const field = statField(pid, 4);
+  return field === undefined ? undefined : Number(field);
+}
+
+function statField(pid: number, field: number): string | undefined {
+  if (!hasProc) return undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after "pid (comm)" are space-separated; comm may contain spaces and ")", hence lastIndexOf.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[field - 3];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Identifies this boot of the machine: start times count from boot, so they compare only within one. */
+export function bootId(): string {
+  try {
+    return fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Whether `pid` runs the same executable as this process (a Node.js program, so possibly a Wharf). */
+export function runsOurExecutable(pid: number): boolean | undefined {
+  if (!hasProc) return undefined;
+  try {
+    return fs.realpathSync(`/proc/${pid}/exe`) === fs.realpathSync(process.execPath);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
 import { setRouteLabel } from '@wharf/observability';
-import { RegistryError } from '@wharf/oci';
+import { noSuchRoute } from '@wharf/oci';
 import { AccessGuard } from './auth/access-guard';
 import type { RequestAccess } from './auth/request-access';
 import { Exchange } from './http/exchange';
@@ -29,7 +29,7 @@ export class RegistryDispatcher {
     const x = new Exchange(req, res);
     try {
       const route = matchRoute(x.path);
-      if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { path: x.path }, 404);
+      if (!route) throw noSuchRoute(x.method, x.path);
       setRouteLabel(req, route.kind);
       // Authentication and authorisation for every route happen here, before any handler runs.
       const access = await this.guard.check(x, route);

@@ -86,3 +86,11 @@ export class RegistryError extends Error {
 export function isRegistryError(e: unknown): e is RegistryError {
   return e instanceof RegistryError;
 }
+
+/**
+ * A path outside every route, on any port of either shape. 404 rather than UNSUPPORTED's own 405:
+ * nothing is there, whatever the method.
+ */
+export function noSuchRoute(method: string, path: string): RegistryError {
+  return new RegistryError('UNSUPPORTED', 'no such route', { method, path }, 404);
+}

@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { RegistryError } from './errors';
-import { assertRepositoryName, isValidRepositoryName, isValidTag, REPOSITORY_NAME_MAX } from './grammar';
+import {
+  assertRepositoryName,
+  isValidRepositoryName,
+  isValidTag,
+  isValidUploadId,
+  requireUploadId,
+  REPOSITORY_NAME_MAX,
+} from './grammar';
 
 describe('repository names', () => {
   it.each([
@@ -87,5 +95,32 @@ describe('tags', () => {
     ['a plus', 'a+b'],
   ])('rejects %s', (_label, tag) => {
     expect(isValidTag(tag)).toBe(false);
+  });
+});
+
+describe('upload ids', () => {
+  it('accepts the lower-case UUIDs the blob service issues', () => {
+    expect(isValidUploadId(randomUUID())).toBe(true);
+    expect(requireUploadId('3f2a1b4c-0000-4000-8000-00000000000a')).toBe(
+      '3f2a1b4c-0000-4000-8000-00000000000a',
+    );
+  });
+
+  it.each([
+    ['empty', ''],
+    ['2,600 characters', 'a'.repeat(2600)],
+    ['upper case', '3F2A1B4C-0000-4000-8000-00000000000A'],
+    ['no dashes', '3f2a1b4c000040008000000000000000'],
+    ['a trailing newline', '3f2a1b4c-0000-4000-8000-00000000000a\n'],
+    ['a path', '../3f2a1b4c-0000-4000-8000-00000000000a'],
+  ])('refuses %s with 404 BLOB_UPLOAD_UNKNOWN', (_label, id) => {
+    expect(isValidUploadId(id)).toBe(false);
+    expect(() => requireUploadId(id)).toThrow(
+      expect.objectContaining({
+        code: 'BLOB_UPLOAD_UNKNOWN',
+        status: 404,
+        errors: [expect.objectContaining({ detail: { id } })],
+      }),
+    );
   });
 });

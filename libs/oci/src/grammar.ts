@@ -26,3 +26,24 @@ export function assertRepositoryName(name: string): void {
     throw new RegistryError('NAME_INVALID', undefined, { name });
   }
 }
+
+// Upload ids are the lower-case UUIDs the blob service issues (randomUUID); nothing else names one.
+const UPLOAD_ID_REGEX = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function isValidUploadId(id: string): boolean {
+  return typeof id === 'string' && UPLOAD_ID_REGEX.test(id);
+}
+
+/** An upload session the registry does not have: never issued, finished, cancelled or expired. */
+export function unknownUpload(id: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { id });
+}
+
+/**
+ * An id that cannot name a session is unknown without asking anyone: the gateway checks it before
+ * any hop, so a hostile id (thousands of characters, `/`, `%`) never reaches an internal port.
+ */
+export function requireUploadId(id: string): string {
+  if (!isValidUploadId(id)) throw unknownUpload(id);
+  return id;
+}

@@ -1,6 +1,7 @@
 export * from './clients';
 export * from './health';
 export * from './inflight';
+export * from './internal-port';
 export * from './internal-token';
 export * from './lazy-body';
 export * from './nats-options';

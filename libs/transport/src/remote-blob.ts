@@ -6,7 +6,6 @@ import {
   CHUNK_RANGE_HEADER,
   blobPath,
   fromWireError,
-  replyOf,
   uploadPath,
   type BlobApi,
   type BlobDeletion,
@@ -18,6 +17,7 @@ import {
   type UploadStatus,
 } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
+import { readReply } from './http-reply';
 import type { RpcClient } from './rpc-client';
 import { unavailable, type Upstreams } from './upstreams';
 
@@ -46,7 +46,7 @@ export class RemoteBlobApi implements BlobApi {
 
   async appendUpload(repository: string, id: string, chunk: ChunkRequest): Promise<UploadStatus> {
     const res = await this.send('PATCH', uploadPath(id, { repository }), chunk);
-    return this.reply(res, BLOB_OPS.startUpload.response);
+    return this.reply(res, BLOB_OPS.startUpload.response, 'appendUpload');
   }
 
   async completeUpload(
@@ -57,7 +57,7 @@ export class RemoteBlobApi implements BlobApi {
   ): Promise<BlobStat> {
     if (!chunk) return this.rpc.call('completeUpload', { repository, id, digest });
     const res = await this.send('PUT', uploadPath(id, { repository, digest }), chunk);
-    return this.reply(res, BLOB_OPS.completeUpload.response);
+    return this.reply(res, BLOB_OPS.completeUpload.response, 'completeUpload');
   }
 
   async cancelUpload(repository: string, id: string): Promise<void> {
@@ -118,26 +118,24 @@ export class RemoteBlobApi implements BlobApi {
     }
   }
 
-  private async reply<R>(res: Dispatcher.ResponseData, check: (v: unknown, p?: string) => R): Promise<R> {
-    if (res.statusCode === 401) throw await this.failure(res);
-    const reply = replyOf(check)(await res.body.json(), 'reply');
+  private async reply<R>(
+    res: Dispatcher.ResponseData,
+    check: (v: unknown, p?: string) => R,
+    what: string,
+  ): Promise<R> {
+    const reply = await readReply(res, check, 'blob', what);
     if (reply.ok) return reply.value;
     if ('oversized' in reply) throw new RegistryError('UNKNOWN');
     throw fromWireError(reply.error);
   }
 
+  /** The error a read that did not answer 200/206 carries. */
   private async failure(res: Dispatcher.ResponseData): Promise<Error> {
-    if (res.statusCode === 401) {
-      await res.body.dump();
-      return new Error('the blob service rejected WHARF_INTERNAL_TOKEN');
-    }
-    const text = await res.body.text();
     try {
-      const reply = replyOf((v) => v)(JSON.parse(text));
-      if (!reply.ok && 'error' in reply) return fromWireError(reply.error);
-    } catch {
-      // not a Reply: fall through
+      const reply = await readReply(res, (v) => v, 'blob', 'openBlob');
+      return !reply.ok && 'error' in reply ? fromWireError(reply.error) : new RegistryError('UNKNOWN');
+    } catch (e) {
+      return e as Error;
     }
-    return new Error(`blob service answered ${res.statusCode}`);
   }
 }

@@ -25,6 +25,7 @@ import {
   tracingEnabled,
   type RequestContext,
 } from '@wharf/observability';
+import { readReply } from './http-reply';
 import { unavailable, type Upstreams } from './upstreams';
 
 /**
@@ -120,11 +121,12 @@ export class RpcClient<T extends OpTable> {
       headers: { 'content-type': 'application/json' },
       body: encodeWire(req),
     });
-    if (res.statusCode === 401) {
-      await res.body.dump();
-      throw new Error(`the ${this.service} service rejected WHARF_INTERNAL_TOKEN`);
-    }
-    return this.check(name, await res.body.json());
+    return readReply(
+      res,
+      this.ops[name].response as (v: unknown, p?: string) => OpResponse<T[K]>,
+      this.service,
+      name,
+    );
   }
 
   private check<K extends keyof T & string>(name: K, raw: unknown): Reply<OpResponse<T[K]>> {

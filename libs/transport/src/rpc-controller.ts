@@ -10,7 +10,7 @@ import {
   type OpTable,
   type ServiceName,
 } from '@wharf/contracts';
-import { RegistryError } from '@wharf/oci';
+import { RegistryError, noSuchRoute } from '@wharf/oci';
 import { InFlight } from './inflight';
 import { hasInternalToken } from './internal-token';
 import { readJsonBody, sendJson } from './raw-http';
@@ -59,6 +59,12 @@ export function createRpcController<T extends OpTable>(
       if (!hasInternalToken(req, this.server.token)) {
         req.resume();
         return sendJson(res, 401, { ok: false, error: new RegistryError('UNAUTHORIZED').toJSON() });
+      }
+      // An operation this service does not have is a path outside its routes, as on any port.
+      if (!Object.prototype.hasOwnProperty.call(ops, op)) {
+        req.resume();
+        const err = noSuchRoute(req.method ?? 'POST', rpcPath(service, op));
+        return sendJson(res, err.status, { ok: false, error: err.toJSON() });
       }
       let body: unknown;
       try {

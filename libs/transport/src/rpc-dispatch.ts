@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { INTERNAL_ERROR, WireFormatError, type OpHandlers, type OpTable, type Reply } from '@wharf/contracts';
+import { isDatabaseUnavailable } from '@wharf/database';
 import { RegistryError } from '@wharf/oci';
 import { rpcMetrics } from '@wharf/observability';
 
 /**
  * Runs one operation for a message that came off the wire (NATS or the internal HTTP RPC route):
  * the request is validated here, once, and every outcome becomes a Reply. A RegistryError keeps
- * its codes and status; anything else is logged and leaves as UNKNOWN, never with a stack trace.
+ * its codes and status; a database that cannot be reached leaves as UNAVAILABLE; anything else is
+ * logged and leaves as UNKNOWN, never with a stack trace.
  */
 export async function dispatchRpc<T extends OpTable>(
   ops: T,
@@ -51,6 +53,11 @@ async function run<T extends OpTable>(
     return { ok: true, value: await handler(request) };
   } catch (e) {
     if (e instanceof RegistryError) return { ok: false, error: e.toJSON() };
+    // The caller's edge answers it as 503, which clients retry (the all-in-one maps it the same way).
+    if (isDatabaseUnavailable(e)) {
+      log.warn(`${name} failed, database unavailable: ${(e as Error)?.message ?? String(e)}`);
+      return { ok: false, error: new RegistryError('UNAVAILABLE', 'database unavailable').toJSON() };
+    }
     log.error(`${name} failed: ${(e as Error)?.stack ?? String(e)}`);
     return { ok: false, error: INTERNAL_ERROR };
   }

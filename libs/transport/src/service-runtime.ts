@@ -14,13 +14,6 @@ export interface RunningService {
   close(): Promise<void>;
 }
 
-/** Internal data ports: no body limit (chunks are streams), no request timeout (long uploads). */
-export const INTERNAL_FASTIFY_OPTIONS = {
-  bodyLimit: Number.MAX_SAFE_INTEGER,
-  requestTimeout: 0,
-  logger: false,
-} as const;
-
 /**
  * Starts one service of the distributed shape on its HTTP port (WHARF_HTTP_ADDR), optionally with a
  * NATS transport (`microservice`) in the same process, as a Nest hybrid application.

@@ -1,11 +1,13 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { INTERNAL_TOKEN_HEADER } from '@wharf/contracts';
+import { Logger } from '@nestjs/common';
+import { BLOB_OPS, INTERNAL_ERROR, INTERNAL_TOKEN_HEADER, type WireError } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
 import { InFlight } from './inflight';
 import { hasInternalToken } from './internal-token';
 import { LazyBody } from './lazy-body';
+import { dispatchRpc } from './rpc-dispatch';
 import { Upstreams } from './upstreams';
 
 function listen(handler: (req: IncomingMessage, body: Buffer) => [number, string]): Promise<Server> {
@@ -62,6 +64,22 @@ describe('transport', () => {
     expect((err as RegistryError).status).toBe(503);
     expect((err as RegistryError).message).not.toMatch(/127\.0\.0\.1/);
     await upstreams.close();
+  });
+
+  it('an operation failing because the database is unreachable replies UNAVAILABLE (503), other failures UNKNOWN', async () => {
+    const log = new Logger('test');
+    jest.spyOn(log, 'warn').mockImplementation(() => undefined);
+    jest.spyOn(log, 'error').mockImplementation(() => undefined);
+    jest.spyOn(log, 'debug').mockImplementation(() => undefined);
+    const ping = (err: Error) =>
+      dispatchRpc(BLOB_OPS, { ping: () => Promise.reject(err) } as never, 'ping', {}, log);
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const down = await ping(refused);
+    expect(down.ok).toBe(false);
+    const error = RegistryError.fromJSON((down as { error: WireError }).error);
+    expect([error.code, error.status]).toEqual(['UNAVAILABLE', 503]);
+    expect(JSON.stringify(down)).not.toContain('5432');
+    expect(await ping(new TypeError('a bug'))).toEqual({ ok: false, error: INTERNAL_ERROR });
   });
 
   it('a lazy body leaves its source unread until pulled, and detached without destroying it', async () => {

@@ -463,10 +463,59 @@ describe('hostile input', () => {
       `/v2/${repo}/manifests/`,
       '/v2/_catalog/x',
       `/v2/${repo}`,
-    ])('an unknown route %s answers 404 with the envelope', async (path) => {
-      const res = await client.get(path);
-      expect(res.status).toBe(404);
-      expectEnvelopeIfBody(res, path);
+    ])('an unknown route %s answers 404 UNSUPPORTED', async (path) => {
+      expectError(await client.get(path), 404, 'UNSUPPORTED');
+    });
+
+    it.each([
+      ['the root', '/'],
+      ['an unknown path', '/nope'],
+      ['another API version', '/v3/'],
+      ['a prefix of /v2', '/v2x'],
+      ['an escaped NUL', '/%00'],
+      ['an undecodable escape', '/%zz'],
+      ['an empty first segment', '//'],
+      ['a path of 5,000 characters', `/${'x'.repeat(5000)}`],
+      ['a query on an unknown path', '/nope?x=%zz'],
+    ])('%s, outside every route, answers 404 UNSUPPORTED to every method', async (_what, path) => {
+      for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+        const res = await client.request(method, path, { body: method === 'PUT' ? 'x' : undefined });
+        expectError(res, 404, 'UNSUPPORTED');
+        expect(res.json().errors[0]).toMatchObject({ message: expect.any(String), detail: { method } });
+      }
+      expectHeadError(await client.head(path), 404);
+    });
+
+    it('the service routes beside the API still answer', async () => {
+      const health = await client.get('/healthz');
+      expect({ status: health.status, body: health.json() }).toEqual({ status: 200, body: { status: 'ok' } });
+    });
+
+    it.each([
+      ['of 2,600 characters', 'a'.repeat(2600)],
+      ['that is not a UUID', 'not-a-uuid'],
+      ['in upper case', UUID.replace(/0/g, 'A')],
+      ['with an escaped slash', `..%2f..%2f${UUID}`],
+      ['with an escaped NUL', `${UUID}%00`],
+    ])('an upload id %s answers 404 BLOB_UPLOAD_UNKNOWN to GET, PATCH, PUT and DELETE', async (_what, id) => {
+      const upload = `/v2/${repo}/blobs/uploads/${id}`;
+      expectError(await client.get(upload), 404, 'BLOB_UPLOAD_UNKNOWN');
+      expectHeadError(await client.head(upload), 404);
+      expectError(
+        await client.patch(upload, randomBlob(10), { ...OCTET, 'Content-Range': '0-9' }),
+        404,
+        'BLOB_UPLOAD_UNKNOWN',
+      );
+      expectError(await client.patch(upload, randomBlob(10), OCTET), 404, 'BLOB_UPLOAD_UNKNOWN');
+      expectError(await client.put(withQuery(upload, { digest: DIGEST })), 404, 'BLOB_UPLOAD_UNKNOWN');
+      expectError(
+        await client.put(withQuery(upload, { digest: sha256('x') }), 'x', OCTET),
+        404,
+        'BLOB_UPLOAD_UNKNOWN',
+      );
+      expectError(await client.delete(upload), 404, 'BLOB_UPLOAD_UNKNOWN');
+      // Nothing was left half-done: the registry is whole and serves the next upload.
+      expect((await client.post(`/v2/${repo}/blobs/uploads/`)).status).toBe(202);
     });
 
     it('an undecodable %-escape in a name, digest or upload id gets the matching registry error', async () => {
@@ -516,6 +565,12 @@ describe('hostile input', () => {
         '/v2/a:b/tags/list',
         '/v2/hostile/fuzz/manifests/%zz',
         '/v2/hostile/fuzz/tags/list?n=1&n=2&last=',
+        `/v2/hostile/fuzz/blobs/uploads/${'a'.repeat(2600)}`,
+        `/v2/hostile/fuzz/blobs/uploads/${'a'.repeat(2600)}?digest=${real}`,
+        '/',
+        '/nope',
+        '/v3/',
+        '/%zz',
       ];
       const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
       const headerSets: Record<string, string>[] = [
@@ -537,7 +592,7 @@ describe('hostile input', () => {
             const res = await client.request(method, path, { headers, body });
             const what = `${method} ${path.slice(0, 80)} [headers ${i}]`;
             if (res.status >= 500 || res.status < 100) failures.push(`${what} → ${res.describe()}`);
-            else if (res.status >= 400 && path.startsWith('/v2')) {
+            else if (res.status >= 400) {
               try {
                 expectEnvelopeIfBody(res, what);
               } catch (e) {

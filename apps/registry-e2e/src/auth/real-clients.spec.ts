@@ -12,7 +12,7 @@ import { promises as fs } from 'node:fs';
 import type { TestRegistry } from '../support/registry';
 import { startInProcessRegistry } from '../support/in-process';
 import { buildFixtureSet, type FixtureSet } from '../real-clients/fixtures';
-import { ClientSandbox, missingClients, type Store } from '../real-clients/tools';
+import { ClientSandbox, describeWithClients, type Store } from '../real-clients/tools';
 import { AuthFiles } from './support';
 
 const TLS_OFF = '--tls-verify=false';
@@ -35,12 +35,9 @@ rules:
     actions: [pull]
 `;
 
-const missing = missingClients().filter((c) => c !== 'buildah');
-if (missing.length)
-  console.warn(`auth/real-clients.spec.ts SKIPPED: ${missing.join(', ')} not found on PATH`);
-const describeWithClients = missing.length ? describe.skip : describe;
+const describeWithRealClients = describeWithClients('auth/real-clients.spec.ts', ['skopeo', 'podman']);
 
-describeWithClients.each(['basic', 'token'] as const)('%s mode with real clients', (mode) => {
+describeWithRealClients.each(['basic', 'token'] as const)('%s mode with real clients', (mode) => {
   const runId = randomBytes(3).toString('hex');
   let registry: TestRegistry;
   let files: AuthFiles;

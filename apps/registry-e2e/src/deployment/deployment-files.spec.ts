@@ -36,6 +36,17 @@ function expectValid(what: string, role: ClusterRole | 'migrate', env: Env): voi
 
 const KNOWN = keysTheConfigReads();
 
+/** `# WHARF_X: value` lines: examples a reader uncomments, so they must be right as they stand. */
+function commentedExamples(file: string): Env {
+  const yamlLines = [...readFileSync(join(ROOT, file), 'utf8').matchAll(/^\s*# (WHARF_[A-Z0-9_]+: .*)$/gm)];
+  return Object.fromEntries(
+    Object.entries(parse(yamlLines.map((m) => m[1]).join('\n')) as Record<string, unknown>).map(([k, v]) => [
+      k,
+      String(v),
+    ]),
+  );
+}
+
 describe('deployment files', () => {
   it('the config reads the keys of the distributed shape', () => {
     for (const key of ['WHARF_NATS_URL', 'WHARF_INTERNAL_TOKEN', 'WHARF_BLOB_URL', 'WHARF_S3_BUCKET'])
@@ -76,6 +87,24 @@ describe('deployment files', () => {
       expect(checked).toBe(5);
     });
   });
+
+  it.each(['docker-compose.yml', 'k8s/configmap.yaml'])(
+    '%s shows every WHARF_EVENTS_* key as a commented example Wharf accepts',
+    (file) => {
+      const examples = commentedExamples(file);
+      const eventKeys = [...KNOWN].filter((k) => k.startsWith('WHARF_EVENTS_')).sort();
+      expect(eventKeys.length).toBeGreaterThan(5);
+      const shown = Object.keys(examples).filter((k) => k.startsWith('WHARF_EVENTS_'));
+      // The headers may hold a secret; the ConfigMap points to secret.yaml for it instead.
+      const expected = file.startsWith('k8s/')
+        ? eventKeys.filter((k) => k !== 'WHARF_EVENTS_WEBHOOK_HEADERS')
+        : eventKeys;
+      expect(shown.sort()).toEqual(expected);
+      expect(Object.keys(examples).filter((k) => !KNOWN.has(k))).toEqual([]);
+      const events = loadConfig({ WHARF_DATA_DIR: '/tmp/wharf-deploy', ...examples }).events;
+      expect(events.webhooks.map((w) => w.name)).toEqual(['audit']);
+    },
+  );
 
   describe('k8s/', () => {
     const docs: { kind: string; metadata: { name: string }; [k: string]: unknown }[] = [];

@@ -10,7 +10,7 @@ import { skopeoDriver } from '../real-clients/drivers';
 import { buildFixtureSet } from '../real-clients/fixtures';
 import { KINDS } from '../real-clients/kinds';
 import { verifyServed } from '../real-clients/checks';
-import { ClientSandbox, missingClients } from '../real-clients/tools';
+import { ClientSandbox, describeWithClients } from '../real-clients/tools';
 import { AuthFiles, basic, http, sha256 } from '../auth/support';
 import {
   spawnService,
@@ -151,8 +151,7 @@ describe('distributed shape: blob GET redirects to presigned S3 URLs', () => {
     for (const r of [anonymous, bob, unlinked, elsewhere, invalid]) expect(r.header('location')).toBeNull();
   });
 
-  const missing = missingClients();
-  (missing.includes('skopeo') ? describe.skip : describe)('skopeo', () => {
+  describeWithClients('distributed/redirect.spec.ts', ['skopeo'])('skopeo', () => {
     let sb: ClientSandbox;
     beforeAll(async () => {
       sb = await ClientSandbox.create('wharf-redirect-skopeo-');

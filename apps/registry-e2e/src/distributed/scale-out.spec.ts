@@ -163,6 +163,34 @@ describe('distributed shape: scale-out', () => {
     expect(await ok.json()).toMatchObject({ ok: true });
   });
 
+  it('the internal ports answer a path outside their routes with the Reply their clients read', async () => {
+    const token = { 'x-wharf-internal-token': cluster.env.WHARF_INTERNAL_TOKEN };
+    for (const p of [...cluster.services.metadata, ...cluster.services.blob]) {
+      for (const [method, path] of [
+        ['GET', '/nope'],
+        ['GET', '/v2/'],
+        ['GET', '/%zz'],
+        ['PATCH', `/internal/blob/uploads/${'a'.repeat(2600)}?repository=a`],
+        ['POST', `/internal/rpc/${p.role}/nope`],
+        ['GET', `/internal/rpc/${p.role}/ping`],
+      ]) {
+        const res = await fetch(`${p.url}${path}`, {
+          method,
+          headers: token,
+          body: method === 'GET' ? undefined : '{}',
+        });
+        const body = (await res.json()) as { ok?: boolean; error?: { errors?: { code?: string }[] } };
+        expect({
+          role: p.role,
+          method,
+          status: res.status,
+          ok: body.ok,
+          code: body.error?.errors?.[0]?.code,
+        }).toEqual({ role: p.role, method, status: 404, ok: false, code: 'UNSUPPORTED' });
+      }
+    }
+  });
+
   it('every service answers /healthz and /readyz', async () => {
     for (const p of Object.values(cluster.services).flat()) {
       expect((await fetch(`${p.url}/healthz`)).status).toBe(200);

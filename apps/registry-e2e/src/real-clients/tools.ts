@@ -68,8 +68,38 @@ export function which(bin: string): string | undefined {
   return undefined;
 }
 
-export function missingClients(): string[] {
-  return REAL_CLIENTS.filter((bin) => !which(bin));
+export function missingClients(clients: readonly string[] = REAL_CLIENTS): string[] {
+  return clients.filter((bin) => !which(bin));
+}
+
+/** CI=true (as `.ci/run` sets it): every real-client test must run. */
+export function inCi(): boolean {
+  const ci = process.env.CI ?? '';
+  return ci !== '' && ci !== '0' && ci.toLowerCase() !== 'false';
+}
+
+/**
+ * `describe` when every one of `clients` is on PATH. Otherwise the tests are skipped, loudly; under
+ * CI a missing client is a failing test instead, so that a run which tested nothing cannot pass.
+ */
+export function describeWithClients(
+  file: string,
+  clients: readonly string[],
+  options: { root?: boolean } = {},
+): jest.Describe {
+  const needs = [...missingClients(clients), ...(options.root && process.getuid?.() !== 0 ? ['root'] : [])];
+  if (!needs.length) return describe;
+  const what =
+    `${file} needs ${needs.join(', ')} ` +
+    '(`npm test` as root installs the clients: tools/test-env/setup.sh)';
+  if (inCi()) {
+    test(`has ${needs.join(', ')} (CI runs every real-client test)`, () => {
+      throw new Error(what);
+    });
+  } else {
+    console.warn(`SKIPPED: ${what}; under CI this fails the run`);
+  }
+  return describe.skip;
 }
 
 export interface RunResult {

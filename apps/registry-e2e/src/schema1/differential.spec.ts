@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describeWithClients, which } from '../real-clients/tools';
 import { freePort } from '../support/process';
 import {
   EMPTY_LAYER_DIGEST,
@@ -20,12 +21,12 @@ import {
 } from './support';
 import { TRAP_IMAGES } from './trap-images';
 
-// Differential test against CNCF Distribution 2.8 (Debian's docker-registry, which .ci/run
-// installs): the same images pushed to both, fetched by tag as old clients fetch them, must give
+// Differential test against CNCF Distribution 2.8 (Debian's docker-registry, which `npm test`
+// installs: tools/test-env/setup.sh): the same images pushed to both, fetched by tag as old clients fetch them, must give
 // identical payload bytes, digest and content type. Both sign with the same key, so even the
 // signature envelope (apart from the time and the ECDSA signature) must be identical.
 
-const DISTRIBUTION = '/usr/bin/docker-registry';
+const DISTRIBUTION = which('docker-registry') ?? '/usr/bin/docker-registry';
 
 interface Distribution {
   url: string;
@@ -156,14 +157,9 @@ async function compareFetch(
   };
 }
 
-const installed = existsSync(DISTRIBUTION);
-if (!installed) {
-  console.warn(
-    `schema1 differential test skipped: ${DISTRIBUTION} is missing (apt-get install docker-registry; .ci/run installs it)`,
-  );
-}
+const describeWithDistribution = describeWithClients('schema1/differential.spec.ts', ['docker-registry']);
 
-(installed ? describe : describe.skip)('schema1 rewrite, differential against Distribution 2.8', () => {
+describeWithDistribution('schema1 rewrite, differential against Distribution 2.8', () => {
   let wharf: WharfInstance;
   let distribution: Distribution;
   let keyDir: string;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { describeWithClients, which } from '../real-clients/tools';
 import { MT, getManifest, http, pushImage, sha256, startWharf, type WharfInstance } from './support';
 
 // skopeo reading what old clients get. skopeo cannot ask a registry for schema1: containers/image
@@ -14,15 +15,14 @@ import { MT, getManifest, http, pushImage, sha256, startWharf, type WharfInstanc
 // With schema1 push on, skopeo then pushes that schema1 image back and pulls it again.
 
 const run = promisify(execFile);
-const SKOPEO = ['/usr/bin/skopeo', '/usr/local/bin/skopeo'].find((p) => existsSync(p));
-if (!SKOPEO) console.warn('schema1 skopeo test skipped: skopeo is not installed (.ci/run installs it)');
+const SKOPEO = which('skopeo');
 
 async function skopeo(args: string[], env: Record<string, string>): Promise<string> {
   const { stdout } = await run(SKOPEO!, args, { env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
   return stdout;
 }
 
-(SKOPEO ? describe : describe.skip)('skopeo and the schema1 rewrite', () => {
+describeWithClients('schema1/skopeo.spec.ts', ['skopeo'])('skopeo and the schema1 rewrite', () => {
   let wharf: WharfInstance;
   let work: string;
   let env: Record<string, string>;

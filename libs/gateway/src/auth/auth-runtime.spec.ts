@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -31,18 +31,79 @@ describe('auth runtime start-up', () => {
     await expect(AuthRuntime.create(config({ WHARF_AUTH_HTPASSWD: join(dir, 'none') }))).rejects.toThrow(
       /WHARF_AUTH_HTPASSWD/,
     );
-    writeFileSync(join(dir, 'users'), 'alice:x\nbroken\n');
+    writeFileSync(join(dir, 'users'), `alice:${bcrypt.hashSync('x', 4)}\nbroken\n`);
     await expect(AuthRuntime.create(config({ WHARF_AUTH_HTPASSWD: join(dir, 'users') }))).rejects.toThrow(
       /line 2/,
     );
+  });
+
+  it('stops on an htpasswd entry that is not bcrypt, naming the file, line, user and the fix', async () => {
+    const users = join(dir, 'users');
+    writeFileSync(users, `alice:${bcrypt.hashSync('x', 4)}\n\nbob:$apr1$Jd0DdT8D$5bS3ALq0EN3ZnyjM5SAAi0\n`);
+    await expect(AuthRuntime.create(config({ WHARF_AUTH_HTPASSWD: users }))).rejects.toThrow(
+      `WHARF_AUTH_HTPASSWD: invalid htpasswd ${users} line 3: user "bob" has an $apr1$ (MD5) hash; ` +
+        'Wharf accepts bcrypt only: recreate it with htpasswd -B',
+    );
+  });
+
+  it('logs each htpasswd reload, and keeps the previous users when a changed file is refused', async () => {
+    const users = join(dir, 'users');
+    writeFileSync(users, `alice:${bcrypt.hashSync('right', 4)}\n`);
+    const rt = await AuthRuntime.create(config({ WHARF_AUTH_HTPASSWD: users }));
+    const logged: string[] = [];
+    const spies = (['log', 'error'] as const).map((level) =>
+      jest
+        .spyOn(Logger.prototype, level)
+        .mockImplementation((...args: unknown[]) => void logged.push(`${level} ${String(args[0])}`)),
+    );
+    // The file is looked at once a second at most; a later mtime is a change.
+    const later = (s: number) =>
+      utimesSync(users, new Date(Date.now() + s * 1000), new Date(Date.now() + s * 1000));
+    try {
+      writeFileSync(
+        users,
+        `alice:${bcrypt.hashSync('right', 4)}\nbob:$apr1$Jd0DdT8D$5bS3ALq0EN3ZnyjM5SAAi0\n`,
+      );
+      later(10);
+      await new Promise((r) => setTimeout(r, 1001));
+      expect((await rt.login('10.0.0.1', 'alice', 'right')).ok).toBe(true);
+      expect(logged).toEqual([
+        expect.stringMatching(
+          /^error WHARF_AUTH_HTPASSWD changed but cannot be used, keeping the previous version: .*line 2: user "bob" has an \$apr1\$/,
+        ),
+      ]);
+      writeFileSync(users, `bob:${bcrypt.hashSync('builder', 4)}\ncarol:${bcrypt.hashSync('c', 4)}\n`);
+      later(20);
+      await new Promise((r) => setTimeout(r, 1001));
+      expect((await rt.login('10.0.0.1', 'bob', 'builder')).ok).toBe(true);
+      expect(logged[1]).toBe(`log WHARF_AUTH_HTPASSWD ${users} reloaded: 2 users`);
+    } finally {
+      spies.forEach((s) => s.mockRestore());
+    }
   });
 
   it('stops when a configured token key is missing, and generates one when none is configured', async () => {
     await expect(
       AuthRuntime.create(config({ WHARF_AUTH_MODE: 'token', WHARF_AUTH_TOKEN_KEY: join(dir, 'nokey.pem') })),
     ).rejects.toThrow(/nokey\.pem/);
-    const rt = await AuthRuntime.create(config({ WHARF_AUTH_MODE: 'token' }));
-    expect(rt.signingKey?.alg).toBe('ES256');
+    const logged: string[] = [];
+    const spy = jest
+      .spyOn(Logger.prototype, 'log')
+      .mockImplementation((...args: unknown[]) => void logged.push(String(args[0])));
+    try {
+      const rt = await AuthRuntime.create(config({ WHARF_AUTH_MODE: 'token' }));
+      expect(rt.signingKey?.alg).toBe('ES256');
+      await AuthRuntime.create(config({ WHARF_AUTH_MODE: 'token' }));
+    } finally {
+      spy.mockRestore();
+    }
+    const keyFile = loadConfig({ WHARF_DATA_DIR: dir, WHARF_AUTH_MODE: 'token' }).auth!.tokenKeyFile;
+    expect(logged).toEqual([
+      expect.stringMatching(
+        new RegExp(`^token service ready \\(ES256, kid \\S+, generated new key ${keyFile}\\)$`),
+      ),
+      expect.stringMatching(new RegExp(`^token service ready \\(ES256, kid \\S+, key ${keyFile}\\)$`)),
+    ]);
   });
 
   it('logs a failed login without the password, and without a user name nobody has', async () => {

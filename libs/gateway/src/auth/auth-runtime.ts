@@ -44,18 +44,36 @@ export class AuthRuntime {
     const log = new Logger('Auth');
     const reloadError = (what: string) => (e: Error) =>
       log.error(`${what} changed but cannot be used, keeping the previous version: ${e.message}`);
-    const load = async <T>(file: string, what: string, parse: (text: string) => T) => {
+    const load = async <T>(
+      file: string,
+      what: string,
+      parse: (text: string) => T,
+      summary: (v: T) => string,
+    ) => {
       try {
-        return await WatchedFile.load(file, parse, { onError: reloadError(what) });
+        return await WatchedFile.load(file, parse, {
+          onError: reloadError(what),
+          onReload: (v) => log.log(`${what} ${file} reloaded: ${summary(v)}`),
+        });
       } catch (e) {
         throw new Error(`${what}: ${(e as Error).message}`);
       }
     };
     const policy = config.policyFile
-      ? await load(config.policyFile, 'WHARF_AUTH_POLICY', (t) => parsePolicy(t, config.policyFile!))
+      ? await load(
+          config.policyFile,
+          'WHARF_AUTH_POLICY',
+          (t) => parsePolicy(t, config.policyFile!),
+          (p) => `${p.ruleCount} rule${p.ruleCount === 1 ? '' : 's'}`,
+        )
       : undefined;
     const htpasswd = config.htpasswdFile
-      ? await load(config.htpasswdFile, 'WHARF_AUTH_HTPASSWD', (t) => parseHtpasswd(t, config.htpasswdFile!))
+      ? await load(
+          config.htpasswdFile,
+          'WHARF_AUTH_HTPASSWD',
+          (t) => parseHtpasswd(t, config.htpasswdFile!),
+          (f) => `${f.users.size} user${f.users.size === 1 ? '' : 's'}`,
+        )
       : undefined;
     if (config.mode !== 'token') return new AuthRuntime(config, policy, htpasswd);
 
@@ -78,7 +96,10 @@ export class AuthRuntime {
       },
     );
     const issuer = new TokenIssuer(key, config.service, config.tokenTtlMs, config.refreshTokenTtlMs);
-    log.log(`token service ready (${key.alg}, kid ${key.kid})`);
+    // A generated key is worth a line of its own: it is what to back up, or to copy to other replicas.
+    log.log(
+      `token service ready (${key.alg}, kid ${key.kid}, ${key.generated ? 'generated new key' : 'key'} ${config.tokenKeyFile})`,
+    );
     return new AuthRuntime(config, policy, htpasswd, key, issuer, verifier);
   }
 

@@ -2,33 +2,51 @@ import bcrypt from 'bcryptjs';
 import { HtpasswdError, PasswordVerifier, parseHtpasswd, passwordFingerprint } from './htpasswd';
 
 describe('htpasswd parsing', () => {
+  const alice = bcrypt.hashSync('wonderland', 4).replace(/^\$2b\$/, '$2y$');
+  const bob = bcrypt.hashSync('builder', 5);
+
   it('reads user:hash lines, trimming, skipping blanks and comments, splitting at the first colon', () => {
-    const f = parseHtpasswd('# users\n\n  alice:$2y$05$abc  \nbob:x:y\n');
+    const f = parseHtpasswd(`# users\n\n  alice:${alice}  \nbob:${bob}\n`);
     expect([...f.users.entries()]).toEqual([
-      ['alice', '$2y$05$abc'],
-      ['bob', 'x:y'],
+      ['alice', alice],
+      ['bob', bob],
     ]);
   });
 
   it('names the line without a colon', () => {
-    expect(() => parseHtpasswd('alice:h\nnocolon\n', 'users')).toThrow(HtpasswdError);
-    expect(() => parseHtpasswd('alice:h\nnocolon\n', 'users')).toThrow(/users line 2/);
+    expect(() => parseHtpasswd(`alice:${alice}\nnocolon\n`, 'users')).toThrow(HtpasswdError);
+    expect(() => parseHtpasswd(`alice:${alice}\nnocolon\n`, 'users')).toThrow(/users line 2/);
   });
 
-  it('takes the bcrypt cost from the entries, 10 by default', () => {
-    expect(parseHtpasswd(`a:${bcrypt.hashSync('x', 5)}\n`).cost).toBe(5);
-    expect(parseHtpasswd('a:{SHA}abc\n').cost).toBe(10);
+  it('takes the bcrypt cost from the entries, 10 for an empty file', () => {
+    expect(parseHtpasswd(`a:${alice}\nb:${bob}\n`).cost).toBe(5);
+    expect(parseHtpasswd('# nobody yet\n').cost).toBe(10);
+  });
+
+  it.each([
+    ['$apr1$Jd0DdT8D$5bS3ALq0EN3ZnyjM5SAAi0', /an \$apr1\$ \(MD5\) hash/],
+    ['{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=', /a \{SHA\} \(SHA-1\) hash/],
+    ['$6$salt$hash', /a \$6\$ \(SHA-512-crypt\) hash/],
+    ['$2y$05$abc', /a malformed bcrypt hash/],
+    ['password', /a crypt or plain-text password/],
+  ])('refuses the file when an entry is %s, naming line, user and the fix', (hash, kind) => {
+    const text = `# users\nalice:${alice}\nbob:${hash}\n`;
+    expect(() => parseHtpasswd(text, '/etc/wharf/htpasswd')).toThrow(HtpasswdError);
+    expect(() => parseHtpasswd(text, '/etc/wharf/htpasswd')).toThrow(
+      /^invalid htpasswd \/etc\/wharf\/htpasswd line 3: user "bob" has /,
+    );
+    expect(() => parseHtpasswd(text)).toThrow(kind);
+    expect(() => parseHtpasswd(text)).toThrow(/Wharf accepts bcrypt only: recreate it with htpasswd -B$/);
+  });
+
+  it('never echoes the rejected hash', () => {
+    expect(() => parseHtpasswd('bob:$apr1$Jd0DdT8D$5bS3ALq0EN3ZnyjM5SAAi0\n')).not.toThrow(/5bS3ALq0/);
+    expect(() => parseHtpasswd('bob:hunter2\n')).not.toThrow(/hunter2/);
   });
 });
 
 describe('password verification', () => {
-  const file = parseHtpasswd(
-    [
-      `alice:${bcrypt.hashSync('wonderland', 4).replace(/^\$2b\$/, '$2y$')}`,
-      'sha:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=',
-      'plain:password',
-    ].join('\n'),
-  );
+  const file = parseHtpasswd(`alice:${bcrypt.hashSync('wonderland', 4).replace(/^\$2b\$/, '$2y$')}\n`);
 
   it('accepts the right password of a $2y$ entry and refuses a wrong one', async () => {
     const v = new PasswordVerifier();
@@ -37,10 +55,10 @@ describe('password verification', () => {
     expect(await v.verify(file, 'alice', 'wonderland')).toBe(true);
   });
 
-  it('never matches non-bcrypt entries, not even with the stored text as password', async () => {
+  it('never matches a non-bcrypt hash handed to it directly, not even with the stored text as password', async () => {
     const v = new PasswordVerifier();
-    expect(await v.verify(file, 'sha', 'password')).toBe(false);
-    expect(await v.verify(file, 'plain', 'password')).toBe(false);
+    const unchecked = { users: new Map([['plain', 'password']]), cost: 4 };
+    expect(await v.verify(unchecked, 'plain', 'password')).toBe(false);
   });
 
   it('costs an unknown user a bcrypt comparison too', async () => {

@@ -3,8 +3,9 @@ import bcrypt from 'bcryptjs';
 
 /**
  * htpasswd users (PROTOCOL.md §7.3): one `user:hash` per line, split at the first colon, blank
- * lines and `#` comments ignored. Only bcrypt hashes can match; any other entry is kept (so the
- * user exists) but never verifies.
+ * lines and `#` comments ignored. Only bcrypt hashes are accepted: any other entry refuses the whole
+ * file, because a user whose every login fails with a bare "invalid username/password" is harder to
+ * diagnose than a registry that will not start and names the line.
  */
 export interface HtpasswdFile {
   users: ReadonlyMap<string, string>;
@@ -29,12 +30,31 @@ export function parseHtpasswd(text: string, file = 'htpasswd'): HtpasswdFile {
     if (line === '' || line.startsWith('#')) return;
     const colon = line.indexOf(':');
     if (colon <= 0) throw new HtpasswdError(file, i + 1, 'expected user:hash');
+    const user = line.slice(0, colon);
     const hash = line.slice(colon + 1);
-    users.set(line.slice(0, colon), hash);
     const m = BCRYPT.exec(hash);
-    if (m) cost = Math.max(cost, Number(m[1]));
+    if (!m)
+      throw new HtpasswdError(
+        file,
+        i + 1,
+        `user ${JSON.stringify(user)} has ${describeHash(hash)}; Wharf accepts bcrypt only: recreate it with htpasswd -B`,
+      );
+    users.set(user, hash);
+    cost = Math.max(cost, Number(m[1]));
   });
   return { users, cost: cost || 10 };
+}
+
+/** What a rejected hash is, in the words of `htpasswd`'s own options, never echoing the hash. */
+function describeHash(hash: string): string {
+  if (hash.startsWith('$apr1$')) return 'an $apr1$ (MD5) hash';
+  if (hash.startsWith('{SHA}')) return 'a {SHA} (SHA-1) hash';
+  if (hash.startsWith('$1$')) return 'a $1$ (MD5-crypt) hash';
+  if (hash.startsWith('$5$')) return 'a $5$ (SHA-256-crypt) hash';
+  if (hash.startsWith('$6$')) return 'a $6$ (SHA-512-crypt) hash';
+  if (/^\$2[abxy]?\$/.test(hash)) return 'a malformed bcrypt hash';
+  if (hash === '') return 'an empty hash';
+  return 'a crypt or plain-text password';
 }
 
 export function isBcrypt(hash: string): boolean {

@@ -41,6 +41,10 @@ export class Policy {
     private readonly members: ReadonlyMap<string, readonly string[]>,
   ) {}
 
+  get ruleCount(): number {
+    return this.rules.length;
+  }
+
   /** Groups the policy file gives a user (htpasswd and self-issued token users). */
   groupsOf(user: string): string[] {
     return [...(this.members.get(user) ?? [])];

@@ -55,9 +55,12 @@ export async function signingKeyFromPem(pem: string | Buffer): Promise<SigningKe
  * otherwise the all-in-one creates one the first time and keeps it in its data directory, written
  * with 0600 and renamed into place so a crash never leaves half a key behind.
  */
-export async function loadSigningKey(file: string, generate: boolean): Promise<SigningKey> {
+export async function loadSigningKey(
+  file: string,
+  generate: boolean,
+): Promise<SigningKey & { generated: boolean }> {
   try {
-    return await signingKeyFromPem(await fs.readFile(file));
+    return { ...(await signingKeyFromPem(await fs.readFile(file))), generated: false };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
     if (!(generate && err.code === 'ENOENT'))
@@ -74,9 +77,11 @@ export async function loadSigningKey(file: string, generate: boolean): Promise<S
   } finally {
     await handle.close();
   }
+  let generated = false;
   try {
     // link() fails when another process got there first; then its key is the one to use.
     await fs.link(tmp, file);
+    generated = true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
   } finally {
@@ -84,5 +89,5 @@ export async function loadSigningKey(file: string, generate: boolean): Promise<S
   }
   const dir = await fs.open(dirname(file), 'r');
   await dir.sync().finally(() => dir.close());
-  return signingKeyFromPem(await fs.readFile(file));
+  return { ...(await signingKeyFromPem(await fs.readFile(file))), generated };
 }

@@ -248,6 +248,7 @@ describe('token signing key', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const again = await loadSigningKey(file, true);
     expect(again.kid).toBe(first.kid);
+    expect([first.generated, again.generated]).toEqual([true, false]);
   });
 
   it('requires a configured key file to exist', async () => {

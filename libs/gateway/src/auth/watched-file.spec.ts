@@ -16,18 +16,31 @@ describe('watched file', () => {
   it('picks up a change, including an atomic replace', async () => {
     const file = join(dir, 'f');
     writeFileSync(file, 'one');
-    const w = await WatchedFile.load(file, parse, { onError: () => undefined, intervalMs: 0 });
+    const reloaded: string[] = [];
+    const w = await WatchedFile.load(file, parse, {
+      onError: () => undefined,
+      onReload: (v) => reloaded.push(v),
+      intervalMs: 0,
+    });
     expect(await w.get()).toBe('one');
+    expect(reloaded).toEqual([]);
     writeFileSync(join(dir, 'tmp'), 'two!');
     renameSync(join(dir, 'tmp'), file);
     expect(await w.get()).toBe('two!');
+    expect(await w.get()).toBe('two!');
+    expect(reloaded).toEqual(['two!']);
   });
 
   it('keeps the last good value when a change does not parse or the file disappears, reporting once', async () => {
     const file = join(dir, 'f');
     writeFileSync(file, 'good');
     const errors: string[] = [];
-    const w = await WatchedFile.load(file, parse, { onError: (e) => errors.push(e.message), intervalMs: 0 });
+    const reloaded: string[] = [];
+    const w = await WatchedFile.load(file, parse, {
+      onError: (e) => errors.push(e.message),
+      onReload: (v) => reloaded.push(v),
+      intervalMs: 0,
+    });
     writeFileSync(file, 'bad bad');
     expect(await w.get()).toBe('good');
     expect(await w.get()).toBe('good');
@@ -38,6 +51,7 @@ describe('watched file', () => {
     expect(errors).toHaveLength(2);
     writeFileSync(file, 'back');
     expect(await w.get()).toBe('back');
+    expect(reloaded).toEqual(['back']);
   });
 
   it('fails the first load of a missing or invalid file', async () => {

@@ -6,7 +6,8 @@ import { promises as fs } from 'node:fs';
  * `intervalMs`, from the request path, so an idle registry does no I/O and there is no timer to stop.
  *
  * A change that fails to parse keeps the last good value: taking the registry down, or dropping
- * every rule, because someone saved a half-edited file would be worse. `onError` reports it.
+ * every rule, because someone saved a half-edited file would be worse. `onError` reports it, and
+ * `onReload` each change that took effect, so the log shows which version is in force.
  */
 export class WatchedFile<T> {
   private checkedAt = 0;
@@ -16,6 +17,7 @@ export class WatchedFile<T> {
     readonly path: string,
     private readonly parse: (text: string) => T,
     private readonly onError: (e: Error) => void,
+    private readonly onReload: (value: T) => void,
     private readonly intervalMs: number,
     private value: T,
     private signature: string,
@@ -25,7 +27,7 @@ export class WatchedFile<T> {
   static async load<T>(
     path: string,
     parse: (text: string) => T,
-    opts: { onError: (e: Error) => void; intervalMs?: number },
+    opts: { onError: (e: Error) => void; onReload?: (value: T) => void; intervalMs?: number },
   ): Promise<WatchedFile<T>> {
     const stat = await fs.stat(path);
     const value = parse(await fs.readFile(path, 'utf8'));
@@ -33,6 +35,7 @@ export class WatchedFile<T> {
       path,
       parse,
       opts.onError,
+      opts.onReload ?? (() => undefined),
       opts.intervalMs ?? 1000,
       value,
       signatureOf(stat),
@@ -59,6 +62,7 @@ export class WatchedFile<T> {
       // Remembered before parsing so a broken file is reported once, not on every check.
       this.signature = signature;
       this.value = this.parse(await fs.readFile(this.path, 'utf8'));
+      this.onReload(this.value);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'ENOENT') {

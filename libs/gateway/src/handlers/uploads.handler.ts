@@ -7,7 +7,13 @@ import {
   type MetadataApi,
   type UploadStatus,
 } from '@wharf/contracts';
-import { RegistryError, isValidRepositoryName, parseContentRange, parseDigest } from '@wharf/oci';
+import {
+  RegistryError,
+  isValidRepositoryName,
+  parseContentRange,
+  parseDigest,
+  requireUploadId,
+} from '@wharf/oci';
 import { UNRESTRICTED, type RequestAccess } from '../auth/request-access';
 import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
@@ -59,23 +65,27 @@ export class UploadsHandler {
   }
 
   async handle(x: Exchange, name: string, id: string): Promise<void> {
+    // The id is checked just before the call that would carry it, after the gateway's own checks,
+    // so those answer as before; an id that cannot name a session never leaves the gateway.
     switch (x.method) {
       case 'GET':
       case 'HEAD':
-        return this.session(x, 204, await this.blobs.getUpload(name, id));
-      case 'PATCH':
-        return this.session(x, 202, await this.blobs.appendUpload(name, id, this.chunk(x, true)));
+        return this.session(x, 204, await this.blobs.getUpload(name, requireUploadId(id)));
+      case 'PATCH': {
+        const chunk = this.chunk(x, true);
+        return this.session(x, 202, await this.blobs.appendUpload(name, requireUploadId(id), chunk));
+      }
       case 'PUT': {
         const digest = x.query.get('digest');
         if (digest === null) throw new RegistryError('DIGEST_INVALID', 'digest missing', { id });
         requireDigest(digest);
         const chunk = x.hasBody() ? this.chunk(x, true) : undefined;
-        const blob = await this.blobs.completeUpload(name, id, digest, chunk);
+        const blob = await this.blobs.completeUpload(name, requireUploadId(id), digest, chunk);
         await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
         return this.created(x, name, blob.digest);
       }
       case 'DELETE':
-        await this.blobs.cancelUpload(name, id);
+        await this.blobs.cancelUpload(name, requireUploadId(id));
         return x.send(204, { 'Docker-Upload-UUID': id });
       default:
         throw methodNotAllowed(x.method);

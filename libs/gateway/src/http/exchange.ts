@@ -2,6 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { WRITE_TO, type WritesTo } from '@wharf/contracts';
+import { isDatabaseUnavailable } from '@wharf/database';
 import { ERROR_CODES, RegistryError } from '@wharf/oci';
 
 /** Every response carries it, 401s and 404s included, as Distribution does. */
@@ -112,7 +113,15 @@ export class Exchange {
   }
 
   error(e: unknown, onUnexpected: (e: unknown) => void): void {
-    const err = e instanceof RegistryError ? e : undefined;
+    // In the all-in-one a service's database error arrives here as thrown; a database that is down
+    // or restarting is the 503 clients retry, not a server bug (the distributed services send it
+    // as UNAVAILABLE already, rpc-dispatch.ts). Who noticed it logs the outage, not every request.
+    const err =
+      e instanceof RegistryError
+        ? e
+        : isDatabaseUnavailable(e)
+          ? new RegistryError('UNAVAILABLE', 'database unavailable')
+          : undefined;
     // A client that hangs up mid-body is not a server failure; there is nobody left to answer.
     if (this.clientGone(e)) {
       this.res.destroy();

@@ -25,6 +25,11 @@ export interface MetadataEventsOptions {
 
 /** The relay when events have somewhere to go; null otherwise (then nothing is recorded either). */
 export const EVENT_RELAY = Symbol('EVENT_RELAY');
+/**
+ * With events configured but every endpoint removed there is no relay to run, yet the queues the
+ * removed endpoints left behind still have to go: a relay with no endpoints, used once at start.
+ */
+const LEFTOVER_DELIVERIES = Symbol('LEFTOVER_DELIVERIES');
 
 /** Starts the relay with the application and stops it, pull batch flushed, before the pool closes. */
 @Injectable()
@@ -32,10 +37,12 @@ export class EventsLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   constructor(
     @Optional() @Inject(EVENT_RELAY) private readonly relay: EventRelay | null,
     @Optional() @Inject(EVENT_OUTBOX) private readonly outbox: EventOutbox | null,
+    @Optional() @Inject(LEFTOVER_DELIVERIES) private readonly leftovers: EventRelay | null,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     this.relay?.start();
+    await this.leftovers?.dropUnconfigured();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -54,6 +61,11 @@ export function eventProviders(dataSource: symbol, opts: MetadataEventsOptions |
         enabled && opts
           ? new EventRelay(ds, { webhooks: opts.webhooks, pollMs: opts.pollMs }, opts.publisher)
           : null,
+    },
+    {
+      provide: LEFTOVER_DELIVERIES,
+      inject: [dataSource],
+      useFactory: (ds: DataSource) => (opts && !enabled ? new EventRelay(ds, { webhooks: [] }) : null),
     },
     {
       provide: EVENT_OUTBOX,

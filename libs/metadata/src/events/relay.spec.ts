@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { RegistryEvent } from '@wharf/contracts';
 import { openMetadataDataSource } from '../metadata.module';
@@ -97,6 +98,48 @@ describe('event outbox and relay', () => {
     status = 200;
     expect(await relay.deliverOnce(hook)).toBe('idle');
     expect(received.map((e) => e.id)).toEqual([event.id]);
+    expect((await eventLag(ds)).undelivered).toBe(0);
+  });
+
+  it('drops at start the deliveries queued for endpoints no longer configured, saying how many', async () => {
+    const o = outbox();
+    await o.record(ds, pushes(o, 3));
+    const gone = (name: string): WebhookTarget => ({ ...hook, name, url: 'http://127.0.0.1:9/' });
+    await new EventRelay(ds, { webhooks: [hook, gone('audit'), gone('ci')] }).relayOnce();
+    expect(await ds.query('SELECT count(*)::int AS n FROM metadata.event_deliveries')).toEqual([{ n: 9 }]);
+    const warned: string[] = [];
+    const spy = jest
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation((...args: unknown[]) => void warned.push(String(args[0])));
+    try {
+      const relay = new EventRelay(ds, { webhooks: [hook], pollMs: 10 });
+      relay.start();
+      for (let i = 0; i < 200 && !(warned.length && received.length === 3); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      await relay.stop();
+      expect(await relay.dropUnconfigured()).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(warned).toEqual(['dropped 6 queued deliveries for endpoints no longer configured: audit, ci']);
+    // The endpoint still configured got its events; nothing is left for the others.
+    expect(received).toHaveLength(3);
+    expect(await ds.query('SELECT count(*)::int AS n FROM metadata.event_deliveries')).toEqual([{ n: 0 }]);
+  });
+
+  it('drops every queue when no endpoint is configured any more', async () => {
+    const o = outbox();
+    await o.record(ds, pushes(o, 2));
+    await new EventRelay(ds, { webhooks: [hook] }).relayOnce();
+    const spy = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      expect(await new EventRelay(ds, { webhooks: [] }).dropUnconfigured()).toBe(2);
+      expect(spy).toHaveBeenCalledWith(
+        'dropped 2 queued deliveries for endpoints no longer configured: hook',
+      );
+    } finally {
+      spy.mockRestore();
+    }
     expect((await eventLag(ds)).undelivered).toBe(0);
   });
 

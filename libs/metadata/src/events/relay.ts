@@ -54,6 +54,10 @@ export class EventRelay {
 
   start(): void {
     this.loops = [
+      this.dropUnconfigured().then(
+        () => undefined,
+        (e: Error) => this.log.warn(`dropping deliveries for removed endpoints: ${e.message}`),
+      ),
       this.loop('relay', () => this.relayOnce()),
       this.loop('cleanup', () => this.cleanup(), CLEANUP_EVERY_MS),
       ...this.opts.webhooks.map((w) => this.webhookLoop(w)),
@@ -70,6 +74,25 @@ export class EventRelay {
     this.aborted.abort();
     this.wake();
     await Promise.all(this.loops);
+  }
+
+  /**
+   * Deliveries queued for an endpoint that is no longer configured would wait forever, hold their
+   * events in the outbox and count as lag: they go at start, once, with a line saying how many.
+   */
+  async dropUnconfigured(): Promise<number> {
+    const rows: { endpoint: string; n: number }[] = await this.ds.query(
+      `WITH gone AS (
+         DELETE FROM metadata.event_deliveries WHERE NOT (endpoint = ANY($1::text[])) RETURNING endpoint
+       ) SELECT endpoint, count(*)::int AS n FROM gone GROUP BY endpoint ORDER BY endpoint`,
+      [this.opts.webhooks.map((w) => w.name)],
+    );
+    const dropped = rows.reduce((sum, r) => sum + r.n, 0);
+    if (dropped)
+      this.log.warn(
+        `dropped ${dropped} queued deliveries for endpoints no longer configured: ${rows.map((r) => r.endpoint).join(', ')}`,
+      );
+    return dropped;
   }
 
   /** Stage one; answers how many rows it moved (0: nothing waiting). */
