@@ -61,6 +61,24 @@ describe('FileRangeStream fast path', () => {
     expect(largeStreamsInUse()).toBe(0);
   });
 
+  it('writes a small range as one buffer of its own size, and a larger one through pooled chunks', async () => {
+    const chunks = async (start: number, end: number): Promise<number[]> => {
+      const sizes: number[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          // What the buffer holds, not only what was written: a pooled 1 MiB buffer shows here.
+          sizes.push(chunk.buffer.byteLength >= MiB ? -chunk.length : chunk.length);
+          cb();
+        },
+      });
+      await serve(start, end, sink);
+      return sizes;
+    };
+    expect(await chunks(100, 100 + 16 * 1024)).toEqual([16 * 1024]);
+    expect(await chunks(0, 256 * 1024)).toEqual([256 * 1024]);
+    expect(await chunks(0, 2 * MiB)).toEqual([-MiB, -MiB]);
+  });
+
   it('gives its place on the large path back when the destination fails', async () => {
     const failing = Array.from(
       { length: 10 },

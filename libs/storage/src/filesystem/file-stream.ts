@@ -10,6 +10,8 @@ const CHUNK = 1024 * 1024;
  * MB/s of 1 MiB ones (docs/performance.md at 23f6561). Bounded, because each stream holds two buffers.
  */
 const LARGE_CHUNK = 4 * 1024 * 1024;
+/** Ranges up to this size are read in one call into a buffer of their own (not pooled). */
+const SMALL_RANGE = 256 * 1024;
 /** Streams served with LARGE_CHUNK buffers at once; the rest use CHUNK (64 MiB at most in all). */
 const LARGE_STREAMS_MAX = 8;
 /** Buffers kept for the next streams once one ends, per size: at most 16 × 1 MiB and 4 × 4 MiB idle. */
@@ -94,10 +96,12 @@ export class FileRangeStream extends Readable implements WritesTo {
     // Large only when the range fills its two buffers several times over.
     const large = this.end - this.pos >= 4 * LARGE_CHUNK && largeStreams < LARGE_STREAMS_MAX;
     if (large) largeStreams++;
-    // A range that fits one chunk (a config, a small layer: most GETs of a pull) is read once into a
-    // buffer of its own size. Taking two pooled 1 MiB buffers for it emptied the pool under many
-    // concurrent small GETs, and each GET then allocated 2 MiB for the collector to sweep.
-    const buffers = large ? largePool : this.end - this.pos <= CHUNK ? exact(this.end - this.pos) : pool;
+    // A small range (a config, a small layer: most GETs of a pull) is read once into a buffer of
+    // its own size. Taking two pooled 1 MiB buffers for it emptied the pool under many concurrent
+    // small GETs, and each GET then allocated 2 MiB for the collector to sweep. Larger ranges keep
+    // the pool, which serves them without allocating.
+    const small = this.end - this.pos <= SMALL_RANGE;
+    const buffers = large ? largePool : small ? exact(this.end - this.pos) : pool;
     try {
       let writing: Promise<void> = Promise.resolve();
       for (let i = 0; this.pos < this.end; i++) {
