@@ -17,7 +17,7 @@ const moduleNameMapper = {
   '^@wharf/storage/testing$': '<rootDir>/libs/storage/src/testing/index.ts',
   '^@wharf/observability/testing$': '<rootDir>/libs/observability/src/testing/prometheus-text.ts',
   '^@wharf/registry-app$': '<rootDir>/apps/registry/src/registry.ts',
-  '^@wharf/([a-z-]+)$': '<rootDir>/libs/$1/src/index.ts',
+  '^@wharf/([a-z0-9-]+)$': '<rootDir>/libs/$1/src/index.ts',
 };
 module.exports = {
   projects: [

@@ -1,15 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import {
-  ConfigError,
-  PinoNestLogger,
-  createLogger,
-  exposureWarning,
-  requireCluster,
-  startupLine,
-  type WharfConfig,
-} from '@wharf/config';
-import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
+import { ConfigError, exposureWarning, requireCluster, startupLine, type WharfConfig } from '@wharf/config';
+import { FASTIFY_OPTIONS, GatewayModule, httpsOptions, installRegistryEdge, watchTls } from '@wharf/gateway';
+import { PinoNestLogger, createLogger } from '@wharf/observability';
 import {
   ClusterClients,
   ClusterClientsModule,
@@ -27,10 +20,8 @@ class GatewayAppModule {
       imports: [
         ClusterClientsModule.register(clients),
         GatewayModule.register({ auth: config.auth, redirectBlobs: config.cluster.redirectBlobs }),
-        // GatewayModule has /healthz already.
         HealthModule.register({
           lifecycle,
-          healthz: false,
           inject: [ClusterClients],
           checks: (c: ClusterClients) => [() => c.check()],
         }),
@@ -69,7 +60,7 @@ export async function startGateway(config: WharfConfig): Promise<RunningService>
       },
       lifecycle,
       shutdownTimeoutMs: cluster.shutdownTimeoutMs,
-      configure: configureFastify,
+      configure: installRegistryEdge,
       tls: config.tls !== undefined,
     });
     const stopWatchingTls = config.tls ? watchTls(service.app.getHttpServer(), config.tls) : undefined;

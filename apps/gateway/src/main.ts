@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { loadConfig, tuneHeap, tuneThreadpool } from '@wharf/config';
-import { exitOnSignal } from '@wharf/transport';
+import { loadConfig } from '@wharf/config';
+import { exitOnSignal, tuneHeap, tuneThreadpool } from '@wharf/transport';
 import { startGateway } from './gateway-app';
 
 tuneHeap();

@@ -7,7 +7,7 @@ import { spawnRegistry, type RegistryProcess } from './support/process';
 
 /**
  * The built registry, started as `npm start` starts it, under push load: its heap must not settle
- * where every request's garbage starts another full collection (libs/config's tuneHeap; before it,
+ * where every request's garbage starts another full collection (libs/transport's tuneHeap; before it,
  * a stream of 1 MiB pushes ran a Mark-Compact every ~100 ms), and uploads in flight must not hold
  * so many bytes that V8 starts one for external memory (BlobDriver.readAhead).
  */

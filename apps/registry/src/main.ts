@@ -1,4 +1,5 @@
-import { loadConfig, tuneHeap, tuneThreadpool } from '@wharf/config';
+import { loadConfig } from '@wharf/config';
+import { tuneHeap, tuneThreadpool } from '@wharf/transport';
 import { startRegistry } from './registry';
 
 async function main(): Promise<void> {

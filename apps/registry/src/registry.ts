@@ -8,9 +8,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { BLOB_DATA_SOURCE, BlobModule } from '@wharf/blob';
 import {
   ConfigError,
-  PinoNestLogger,
   assertWritableDir,
-  createLogger,
   exposureWarning,
   startupLine,
   type WharfConfig,
@@ -23,9 +21,9 @@ import {
   type DataDirLock,
   type EmbeddedPostgres,
 } from '@wharf/embedded-postgres';
-import { FASTIFY_OPTIONS, GatewayModule, configureFastify, httpsOptions, watchTls } from '@wharf/gateway';
+import { FASTIFY_OPTIONS, GatewayModule, httpsOptions, installRegistryEdge, watchTls } from '@wharf/gateway';
 import { METADATA_DATA_SOURCE, MetadataModule } from '@wharf/metadata';
-import { observe, type Observability } from '@wharf/observability';
+import { PinoNestLogger, createLogger, observe, type Observability } from '@wharf/observability';
 import { FilesystemDriver } from '@wharf/storage';
 import { HealthModule, Lifecycle } from '@wharf/transport';
 import type { DataSource } from 'typeorm';
@@ -72,10 +70,9 @@ class RegistryModule {
           soleWriter,
         }),
         GatewayModule.register({ auth: config.auth }),
-        // The same /readyz as the distributed services; GatewayModule has /healthz already.
+        // The same /healthz and /readyz as the distributed services.
         HealthModule.register({
           lifecycle,
-          healthz: false,
           inject: [METADATA_DATA_SOURCE, BLOB_DATA_SOURCE],
           checks: (metadata: DataSource, blob: DataSource) => [
             async () => ({
@@ -122,7 +119,7 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
       new FastifyAdapter({ ...FASTIFY_OPTIONS, ...httpsOptions(config.tls) }),
       { bodyParser: false, logger: new PinoNestLogger(logger), abortOnError: false },
     );
-    configureFastify(app);
+    installRegistryEdge(app);
     const server = app.getHttpServer();
     observability = await observe(server, {
       service: 'wharf',

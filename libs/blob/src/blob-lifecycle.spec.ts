@@ -222,7 +222,11 @@ describe("listCommitted (the collector's walk over committed blobs)", () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let i = 0; i < 20; i++) {
-      const page = await service.listCommitted(new Date('2026-01-01T12:00:00Z'), cursor, 2);
+      const page = await service.listCommitted({
+        before: new Date('2026-01-01T12:00:00Z'),
+        after: cursor,
+        limit: 2,
+      });
       if (!page.digests.length) {
         expect(page.next).toBe(cursor);
         break;
@@ -235,10 +239,14 @@ describe("listCommitted (the collector's walk over committed blobs)", () => {
     await ds.query(`UPDATE blob.blobs SET committed_at = '2026-01-01 06:00:00+00' WHERE digest = $1`, [
       digests[0],
     ]);
-    expect(await service.listCommitted(new Date('2026-01-01T12:00:00Z'), cursor, 2)).toEqual({
+    expect(
+      await service.listCommitted({ before: new Date('2026-01-01T12:00:00Z'), after: cursor, limit: 2 }),
+    ).toEqual({
       digests: [digests[0]],
       next: expect.stringMatching(/\|sha256:/),
     });
-    await expect(service.listCommitted(new Date(), 'no cursor', 2)).rejects.toThrow('malformed');
+    await expect(service.listCommitted({ before: new Date(), after: 'no cursor', limit: 2 })).rejects.toThrow(
+      'malformed',
+    );
   });
 });

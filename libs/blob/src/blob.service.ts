@@ -3,12 +3,20 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type {
+  AppendUploadRequest,
   BlobApi,
   BlobDeletion,
+  BlobRef,
   BlobStat,
-  ByteRange,
   ChunkRequest,
   CommittedPage,
+  CompleteUploadRequest,
+  DeleteBlobRequest,
+  ListCommittedRequest,
+  OpenBlobRequest,
+  PutBlobRequest,
+  StartUploadRequest,
+  UploadRef,
   UploadStatus,
 } from '@wharf/contracts';
 import { RegistryError, isValidUploadId, parseDigest, sha256, unknownUpload } from '@wharf/oci';
@@ -84,7 +92,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     clearInterval(this.purgeTimer);
   }
 
-  async startUpload(repository: string): Promise<UploadStatus> {
+  async startUpload({ repository }: StartUploadRequest): Promise<UploadStatus> {
     const id = randomUUID();
     const handle = await this.driver.createUpload(id);
     await this.ds.query(
@@ -96,7 +104,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     return this.status(id, repository, 0);
   }
 
-  async getUpload(repository: string, id: string): Promise<UploadStatus> {
+  async getUpload({ repository, id }: UploadRef): Promise<UploadStatus> {
     if (!isValidUploadId(id)) throw unknownUpload(id);
     const rows: { size: string }[] = await this.ds.query(
       `SELECT size FROM blob.uploads WHERE id = $1 AND repository = $2
@@ -107,7 +115,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     return this.status(id, repository, Number(rows[0].size));
   }
 
-  async appendUpload(repository: string, id: string, chunk: ChunkRequest): Promise<UploadStatus> {
+  async appendUpload({ repository, id, chunk }: AppendUploadRequest): Promise<UploadStatus> {
     const lease = await this.lease(repository, id);
     try {
       const { size, handle } = await this.append(lease, chunk);
@@ -119,12 +127,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     }
   }
 
-  async completeUpload(
-    repository: string,
-    id: string,
-    digest: string,
-    chunk?: ChunkRequest,
-  ): Promise<BlobStat> {
+  async completeUpload({ repository, id, digest, chunk }: CompleteUploadRequest): Promise<BlobStat> {
     const parsed = parseDigest(digest);
     if (!parsed) throw new RegistryError('DIGEST_INVALID', 'invalid digest', { digest });
     if (parsed.algorithm !== 'sha256') {
@@ -168,7 +171,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     }
   }
 
-  async cancelUpload(repository: string, id: string): Promise<void> {
+  async cancelUpload({ repository, id }: UploadRef): Promise<void> {
     if (!isValidUploadId(id)) throw unknownUpload(id);
     const deleted = rowsOf<{ handle: UploadHandle }>(
       await this.ds.query('DELETE FROM blob.uploads WHERE id = $1 AND repository = $2 RETURNING handle', [
@@ -181,14 +184,14 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     await this.driver.abortUpload(deleted[0].handle);
   }
 
-  async statBlob(digest: string): Promise<BlobStat | null> {
+  async statBlob({ digest }: BlobRef): Promise<BlobStat | null> {
     const rows: { size: string }[] = await this.ds.query('SELECT size FROM blob.blobs WHERE digest = $1', [
       digest,
     ]);
     return rows.length ? { digest, size: Number(rows[0].size) } : null;
   }
 
-  async openBlob(digest: string, range?: ByteRange): Promise<Readable> {
+  async openBlob({ digest, range }: OpenBlobRequest): Promise<Readable> {
     try {
       return await this.driver.read(digest, range);
     } catch (e) {
@@ -198,23 +201,23 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
     }
   }
 
-  async blobUrl(digest: string): Promise<string | null> {
+  async blobUrl({ digest }: BlobRef): Promise<string | null> {
     if (!this.opts.redirect || !this.driver.presignedGetUrl) return null;
     return this.driver.presignedGetUrl(digest, REDIRECT_EXPIRY_SECONDS);
   }
 
-  async putBlob(digest: string, content: Buffer): Promise<BlobStat> {
+  async putBlob({ digest, content }: PutBlobRequest): Promise<BlobStat> {
     if (sha256(content) !== digest) throw new RegistryError('DIGEST_INVALID', undefined, { digest });
     await commitBlob(this.ds, digest, content.length, () => this.driver.putBlob(digest, content));
     return { digest, size: content.length };
   }
 
-  async deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion> {
+  async deleteBlob({ digest, notCommittedAfter }: DeleteBlobRequest): Promise<BlobDeletion> {
     if (!parseDigest(digest)) throw new RegistryError('DIGEST_INVALID', 'invalid digest', { digest });
     return deleteBlob(this.ds, this.driver, digest, notCommittedAfter);
   }
 
-  async listCommitted(before: Date, after: string | null, limit: number): Promise<CommittedPage> {
+  async listCommitted({ before, after, limit }: ListCommittedRequest): Promise<CommittedPage> {
     const from = after === null ? null : parseCommittedCursor(after);
     // Keyset over (commit time, digest), the order of blob.blobs_committed; the time goes round
     // trip as Postgres text, so no microseconds are lost and no page repeats or skips a row.
@@ -267,7 +270,7 @@ export class BlobService implements BlobApi, OnModuleInit, OnApplicationShutdown
       ),
     );
     if (!rows.length) {
-      await this.getUpload(repository, id); // BLOB_UPLOAD_UNKNOWN when it is not there at all
+      await this.getUpload({ repository, id }); // BLOB_UPLOAD_UNKNOWN when it is not there at all
       throw new RegistryError('BLOB_UPLOAD_INVALID', 'another request is writing to this upload', { id });
     }
     const renew = setInterval(() => {

@@ -62,31 +62,37 @@ describe('an upload chunk whose sender hangs up', () => {
   it('before the driver reads it fails the append, not the process, and the upload continues', async () => {
     const driver = new SlowOpenDriver(root);
     const service = new BlobService(ds, driver, { uploadTtlMs: 60_000 });
-    const session = await service.startUpload('team/app');
+    const session = await service.startUpload({ repository: 'team/app' });
     const body = new Readable({ read: () => undefined });
     body.push(Buffer.from('partial'));
     // As node:http fails a request whose client went away mid-body.
     driver.duringOpen = () => body.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' }));
-    await expect(service.appendUpload('team/app', session.id, { body })).rejects.toThrow();
+    await expect(
+      service.appendUpload({ repository: 'team/app', id: session.id, chunk: { body } }),
+    ).rejects.toThrow();
     driver.duringOpen = undefined;
-    const status = await service.appendUpload('team/app', session.id, {
-      body: Readable.from([Buffer.from('whole')]),
-      range: { start: 0, end: 4 },
+    const status = await service.appendUpload({
+      repository: 'team/app',
+      id: session.id,
+      chunk: { body: Readable.from([Buffer.from('whole')]), range: { start: 0, end: 4 } },
     });
     expect(status.size).toBe(5);
   });
 
   it('while the lease is taken fails the append at once and releases the lease', async () => {
     const service = new BlobService(ds, new FilesystemDriver(root), { uploadTtlMs: 60_000 });
-    const session = await service.startUpload('team/app');
+    const session = await service.startUpload({ repository: 'team/app' });
     const body = new Readable({ read: () => undefined });
     body.push(Buffer.from('partial'));
     // Without an 'error' listener node:http destroys the request silently, as here.
     body.destroy();
-    await expect(service.appendUpload('team/app', session.id, { body })).rejects.toThrow('aborted');
-    const status = await service.appendUpload('team/app', session.id, {
-      body: Readable.from([Buffer.from('whole')]),
-      range: { start: 0, end: 4 },
+    await expect(
+      service.appendUpload({ repository: 'team/app', id: session.id, chunk: { body } }),
+    ).rejects.toThrow('aborted');
+    const status = await service.appendUpload({
+      repository: 'team/app',
+      id: session.id,
+      chunk: { body: Readable.from([Buffer.from('whole')]), range: { start: 0, end: 4 } },
     });
     expect(status.size).toBe(5);
   });

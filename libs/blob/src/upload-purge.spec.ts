@@ -69,8 +69,12 @@ describe('upload purge on S3', () => {
 
   it('an expired session goes with its parts and the multipart upload of a crashed commit', async () => {
     const content = randomBytes(150 * 1024);
-    const status = await service.startUpload('purge/app');
-    await service.appendUpload('purge/app', status.id, { body: Readable.from([content]) });
+    const status = await service.startUpload({ repository: 'purge/app' });
+    await service.appendUpload({
+      repository: 'purge/app',
+      id: status.id,
+      chunk: { body: Readable.from([content]) },
+    });
     // What a commit leaves when its process dies between two UploadPartCopy requests.
     const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
     const key = driver.layout.blobKey(digest);
@@ -92,7 +96,7 @@ describe('upload purge on S3', () => {
     await expect(raw.abortMultipartUpload(server.bucket, key, uploadId)).rejects.toMatchObject({
       code: 'NoSuchUpload',
     });
-    await expect(service.getUpload('purge/app', status.id)).rejects.toMatchObject({
+    await expect(service.getUpload({ repository: 'purge/app', id: status.id })).rejects.toMatchObject({
       code: 'BLOB_UPLOAD_UNKNOWN',
     });
     expect(await driver.stat(digest)).toBeNull();

@@ -1,32 +1,23 @@
-import { ConfigError } from './config';
+import { ConfigError } from './errors';
+import type { Settings } from './settings';
 
 /**
- * Keys of the distributed shape (gateway, metadata and blob services). All optional here: each
- * service asks for the ones it needs with `requireCluster`, which names a missing key, so the
- * all-in-one never has to set them.
+ * Keys of the distributed shape (gateway, metadata and blob services); keys/cluster.ts says what
+ * each means. All optional here: each service asks for the ones it needs with `requireCluster`,
+ * which names a missing key, so the all-in-one never has to set them.
  */
 export interface ClusterConfig {
-  /** WHARF_NATS_URL: one or more `nats://host:port`, comma-separated. */
   natsServers?: string[];
   natsUser?: string;
   natsPassword?: string;
   natsToken?: string;
-  /** WHARF_NATS_PREFIX: first token of every subject; isolates installations sharing a NATS. */
   natsPrefix: string;
-  /** WHARF_NATS_TIMEOUT: how long a request waits for its reply. */
   natsTimeoutMs: number;
-  /** WHARF_INTERNAL_TOKEN: shared secret every internal HTTP request carries. */
   internalToken?: string;
-  /** WHARF_BLOB_URL: the blob services' data ports (one Service URL, or a list spread over). */
   blobUrls?: string[];
-  /** WHARF_METADATA_URL: the metadata services' data ports, likewise. */
   metadataUrls?: string[];
-  /** WHARF_SHUTDOWN_TIMEOUT: longest a SIGTERM waits for in-flight requests before exiting. */
   shutdownTimeoutMs: number;
-  /**
-   * WHARF_S3_REDIRECT, read by every service: the gateway asks the blob service for a presigned URL
-   * on blob GETs only when it is set, so that with it off a GET costs no extra round trip.
-   */
+  /** WHARF_S3_REDIRECT as the gateway reads it: it has no storage settings of its own. */
   redirectBlobs: boolean;
   storage: StorageConfig;
 }
@@ -48,104 +39,45 @@ export type StorageConfig =
       publicEndpoint?: string;
     };
 
-type Get = (key: string) => string | undefined;
-
-const SUBJECT_PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
-
-function urlList(key: string, value: string | undefined, schemes: string[]): string[] | undefined {
-  if (value === undefined) return undefined;
-  const urls = value
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  if (!urls.length) throw new ConfigError(key, 'is empty');
-  for (const u of urls) {
-    let parsed: URL;
-    try {
-      parsed = new URL(u);
-    } catch {
-      throw new ConfigError(key, `"${u}" is not a URL`);
-    }
-    if (!schemes.includes(parsed.protocol.replace(/:$/, '')))
-      throw new ConfigError(key, `"${u}" must use ${schemes.join(' or ')}`);
-  }
-  return urls.map((u) => u.replace(/\/+$/, ''));
-}
-
-export function loadClusterConfig(
-  get: Get,
-  parse: {
-    duration: (key: string, value: string) => number;
-    bool: (key: string, value: string) => boolean;
-    int: (key: string, value: string, min: number) => number;
-  },
-): ClusterConfig {
-  const prefix = get('WHARF_NATS_PREFIX') ?? 'wharf';
-  if (!SUBJECT_PREFIX.test(prefix) || prefix.length > 200)
-    throw new ConfigError(
-      'WHARF_NATS_PREFIX',
-      `"${prefix}" is not a NATS subject prefix like wharf or team.wharf`,
-    );
-  const token = get('WHARF_INTERNAL_TOKEN');
-  // A guessable token would make the internal ports a way around the gateway's access checks.
-  if (token !== undefined && token.length < 16)
-    throw new ConfigError('WHARF_INTERNAL_TOKEN', 'must be at least 16 characters');
-  const natsToken = get('WHARF_NATS_TOKEN');
-  const natsUser = get('WHARF_NATS_USER');
-  const natsPassword = get('WHARF_NATS_PASSWORD');
-  if (!natsUser !== !natsPassword)
-    throw new ConfigError(
-      natsUser ? 'WHARF_NATS_PASSWORD' : 'WHARF_NATS_USER',
-      'WHARF_NATS_USER and WHARF_NATS_PASSWORD go together',
-    );
-  if (natsToken && natsUser)
+export function loadClusterConfig(s: Settings): ClusterConfig {
+  const natsPrefix = s.get('WHARF_NATS_PREFIX');
+  const internalToken = s.get('WHARF_INTERNAL_TOKEN');
+  s.together('WHARF_NATS_USER', 'WHARF_NATS_PASSWORD');
+  if (s.has('WHARF_NATS_TOKEN') && s.has('WHARF_NATS_USER'))
     throw new ConfigError('WHARF_NATS_TOKEN', 'use either WHARF_NATS_TOKEN or WHARF_NATS_USER/PASSWORD');
   return {
-    natsServers: urlList('WHARF_NATS_URL', get('WHARF_NATS_URL'), ['nats', 'tls', 'ws', 'wss']),
-    natsUser,
-    natsPassword,
-    natsToken,
-    natsPrefix: prefix,
-    natsTimeoutMs: parse.duration('WHARF_NATS_TIMEOUT', get('WHARF_NATS_TIMEOUT') ?? '30s'),
-    internalToken: token,
-    blobUrls: urlList('WHARF_BLOB_URL', get('WHARF_BLOB_URL'), ['http', 'https']),
-    metadataUrls: urlList('WHARF_METADATA_URL', get('WHARF_METADATA_URL'), ['http', 'https']),
-    shutdownTimeoutMs: parse.duration('WHARF_SHUTDOWN_TIMEOUT', get('WHARF_SHUTDOWN_TIMEOUT') ?? '30s'),
-    redirectBlobs: parse.bool('WHARF_S3_REDIRECT', get('WHARF_S3_REDIRECT') ?? 'false'),
-    storage: loadStorageConfig(get, parse),
+    natsServers: s.get('WHARF_NATS_URL'),
+    natsUser: s.get('WHARF_NATS_USER'),
+    natsPassword: s.get('WHARF_NATS_PASSWORD'),
+    natsToken: s.get('WHARF_NATS_TOKEN'),
+    natsPrefix,
+    natsTimeoutMs: s.get('WHARF_NATS_TIMEOUT'),
+    internalToken,
+    blobUrls: s.get('WHARF_BLOB_URL'),
+    metadataUrls: s.get('WHARF_METADATA_URL'),
+    shutdownTimeoutMs: s.get('WHARF_SHUTDOWN_TIMEOUT'),
+    redirectBlobs: s.get('WHARF_S3_REDIRECT'),
+    storage: loadStorageConfig(s),
   };
 }
 
-function loadStorageConfig(get: Get, parse: Parameters<typeof loadClusterConfig>[1]): StorageConfig {
-  const endpoint = get('WHARF_S3_ENDPOINT');
+function loadStorageConfig(s: Settings): StorageConfig {
   // Setting the S3 endpoint is the one change that moves blobs from the filesystem to S3.
-  const driver = get('WHARF_STORAGE_DRIVER') ?? (endpoint ? 's3' : 'filesystem');
+  const driver = s.get('WHARF_STORAGE_DRIVER') ?? (s.has('WHARF_S3_ENDPOINT') ? 's3' : 'filesystem');
   if (driver === 'filesystem') return { driver };
-  if (driver !== 's3') throw new ConfigError('WHARF_STORAGE_DRIVER', `"${driver}" is not filesystem or s3`);
-  const need = (key: string): string => {
-    const v = get(key);
-    if (v === undefined) throw new ConfigError(key, 'is required for the s3 storage driver');
-    return v;
-  };
-  const s3Url = (key: string, v: string): string => {
-    if (!/^https?:\/\/[^/?#]+\/?$/.test(v)) throw new ConfigError(key, `"${v}" is not http(s)://host[:port]`);
-    return v.replace(/\/$/, '');
-  };
-  const partSize = get('WHARF_S3_PART_SIZE');
-  const publicEndpoint = get('WHARF_S3_PUBLIC_ENDPOINT');
+  const why = 'for the s3 storage driver';
   return {
     driver,
-    endpoint: s3Url('WHARF_S3_ENDPOINT', need('WHARF_S3_ENDPOINT')),
-    bucket: need('WHARF_S3_BUCKET'),
-    region: get('WHARF_S3_REGION') ?? 'us-east-1',
-    accessKey: need('WHARF_S3_ACCESS_KEY'),
-    secretKey: need('WHARF_S3_SECRET_KEY'),
-    pathStyle: parse.bool('WHARF_S3_PATH_STYLE', get('WHARF_S3_PATH_STYLE') ?? 'true'),
-    prefix: get('WHARF_S3_PREFIX') ?? '',
-    partSize: partSize === undefined ? undefined : parse.int('WHARF_S3_PART_SIZE', partSize, 1),
-    redirect: parse.bool('WHARF_S3_REDIRECT', get('WHARF_S3_REDIRECT') ?? 'false'),
-    publicEndpoint:
-      publicEndpoint === undefined ? undefined : s3Url('WHARF_S3_PUBLIC_ENDPOINT', publicEndpoint),
+    endpoint: s.need('WHARF_S3_ENDPOINT', why),
+    bucket: s.need('WHARF_S3_BUCKET', why),
+    region: s.get('WHARF_S3_REGION'),
+    accessKey: s.need('WHARF_S3_ACCESS_KEY', why),
+    secretKey: s.need('WHARF_S3_SECRET_KEY', why),
+    pathStyle: s.get('WHARF_S3_PATH_STYLE'),
+    prefix: s.get('WHARF_S3_PREFIX'),
+    partSize: s.get('WHARF_S3_PART_SIZE'),
+    redirect: s.get('WHARF_S3_REDIRECT'),
+    publicEndpoint: s.get('WHARF_S3_PUBLIC_ENDPOINT'),
   };
 }
 

@@ -1,7 +1,9 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseDurationMs, parseHostPort } from './config';
+import { loadConfig } from './config';
+import { ConfigError } from './errors';
+import { parseDurationMs, parseHostPort } from './parsers';
 
 describe('config', () => {
   it('defaults to :5000, ./data, info and a 24h upload TTL', () => {

@@ -1,4 +1,4 @@
-import { ConfigError, parseDurationMs } from './config';
+import type { Settings } from './settings';
 
 /** Online garbage collection (docs/adr/0012-online-gc.md). */
 export interface GcConfig {
@@ -10,15 +10,10 @@ export interface GcConfig {
   intervalMs: number;
 }
 
-export function loadGcConfig(get: (key: string) => string | undefined): GcConfig {
-  const enabled = get('WHARF_GC_ENABLED') ?? 'true';
-  if (!/^(true|false|1|0|yes|no)$/i.test(enabled))
-    throw new ConfigError('WHARF_GC_ENABLED', `"${enabled}" is not true or false`);
-  const intervalMs = parseDurationMs('WHARF_GC_INTERVAL', get('WHARF_GC_INTERVAL') ?? '5s');
-  if (intervalMs < 10) throw new ConfigError('WHARF_GC_INTERVAL', 'must be at least 10ms');
+export function loadGcConfig(s: Settings): GcConfig {
   return {
-    enabled: /^(true|1|yes)$/i.test(enabled),
-    reviewDelayMs: parseDurationMs('WHARF_GC_REVIEW_DELAY', get('WHARF_GC_REVIEW_DELAY') ?? '24h'),
-    intervalMs,
+    enabled: s.get('WHARF_GC_ENABLED'),
+    reviewDelayMs: s.get('WHARF_GC_REVIEW_DELAY'),
+    intervalMs: s.get('WHARF_GC_INTERVAL'),
   };
 }

@@ -1,9 +1,17 @@
 export * from './config';
-export * from './logger';
+export * from './errors';
+export type { AuthConfig } from './auth';
+export {
+  requireCluster,
+  type ClusterConfig,
+  type ClusterRole,
+  type RequiredCluster,
+  type StorageConfig,
+} from './cluster';
+export type { EventsConfig, WebhookEndpoint } from './events';
+export type { GcConfig } from './gc';
+export * from './keys';
+export { parseDurationMs, parseHostPort, type Parser } from './parsers';
+export * from './readme-tables';
 export * from './startup';
-export * from './cluster';
-export * from './events';
-export * from './gc';
-export * from './heap';
-export * from './threadpool';
 export * from './writable-dir';

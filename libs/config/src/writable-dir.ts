@@ -1,6 +1,6 @@
 import * as nodeFs from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ConfigError } from './config';
+import { ConfigError } from './errors';
 
 /** The file-system calls the check makes; tests inject failures the machine cannot produce. */
 export type DirFs = Pick<typeof nodeFs, 'mkdirSync' | 'statSync' | 'writeFileSync' | 'rmSync'>;

@@ -1,4 +1,19 @@
 import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { OpRequest } from './wire/ops';
+import type {
+  BlobDeletion,
+  BlobOps,
+  BlobRef,
+  BlobStat,
+  CommittedPage,
+  DeleteBlobRequest,
+  ListCommittedRequest,
+  PutBlobRequest,
+  StartUploadRequest,
+  UploadRef,
+  UploadStatus,
+} from './wire/blob-wire';
 
 /**
  * What the gateway and the metadata service may ask of the blob service. Bytes travel as streams:
@@ -10,15 +25,6 @@ export const BLOB_API = Symbol('BLOB_API');
 export interface ByteRange {
   start: number;
   end: number;
-}
-
-export interface UploadStatus {
-  id: string;
-  repository: string;
-  /** Bytes received so far. */
-  size: number;
-  /** Smallest chunk the service would like (OCI-Chunk-Min-Length); 0 when there is none. */
-  minChunkLength: number;
 }
 
 export interface ChunkRequest {
@@ -40,65 +46,69 @@ export interface WritesTo {
   [WRITE_TO](dest: Writable): Promise<void>;
 }
 
-export interface BlobStat {
-  digest: string;
-  size: number;
+/**
+ * Copies a stream openBlob answered into `dest`, then ends it: through WRITE_TO where the stream
+ * has it, piped otherwise. Rejects when either side fails; the caller destroys what is left.
+ */
+export function copyBlob(stream: Readable, dest: Writable): Promise<void> {
+  const direct = (stream as Readable & Partial<WritesTo>)[WRITE_TO];
+  return direct ? direct.call(stream, dest) : pipeline(stream, dest);
 }
 
+export interface AppendUploadRequest extends UploadRef {
+  chunk: ChunkRequest;
+}
+
+export type CompleteUploadRequest = OpRequest<BlobOps['completeUpload']> & {
+  /** The final chunk, streamed over the data port; without one, a control message. */
+  chunk?: ChunkRequest;
+};
+
+export interface OpenBlobRequest extends BlobRef {
+  /**
+   * The inclusive range to read, already clamped to the blob's size by the caller (who knows the
+   * size from the repository link); the whole blob without one.
+   */
+  range?: ByteRange;
+}
+
+/**
+ * One method per operation, each taking its request as one object: the request of its operation
+ * in BLOB_OPS (blob-wire.ts), plus the stream where bytes travel over the data port.
+ */
 export interface BlobApi {
-  startUpload(repository: string): Promise<UploadStatus>;
+  startUpload(req: StartUploadRequest): Promise<UploadStatus>;
   /** Raises BLOB_UPLOAD_UNKNOWN for an unknown, finished, cancelled or expired session. */
-  getUpload(repository: string, id: string): Promise<UploadStatus>;
+  getUpload(req: UploadRef): Promise<UploadStatus>;
   /** Raises RANGE_INVALID when the chunk does not continue the upload. */
-  appendUpload(repository: string, id: string, chunk: ChunkRequest): Promise<UploadStatus>;
+  appendUpload(req: AppendUploadRequest): Promise<UploadStatus>;
   /**
    * Appends the optional final chunk, verifies `digest` and makes the blob visible atomically.
    * DIGEST_INVALID on a mismatch (the session is then gone and nothing is stored).
    */
-  completeUpload(repository: string, id: string, digest: string, chunk?: ChunkRequest): Promise<BlobStat>;
-  cancelUpload(repository: string, id: string): Promise<void>;
-  statBlob(digest: string): Promise<BlobStat | null>;
-  /**
-   * Streams a blob, or the inclusive `range` of it (already clamped to the blob's size by the
-   * caller, who knows the size from the repository link). BLOB_UNKNOWN when the bytes are absent.
-   */
-  openBlob(digest: string, range?: ByteRange): Promise<Readable>;
+  completeUpload(req: CompleteUploadRequest): Promise<BlobStat>;
+  cancelUpload(req: UploadRef): Promise<void>;
+  statBlob(req: BlobRef): Promise<BlobStat | null>;
+  /** Streams a blob, or a range of it. BLOB_UNKNOWN when the bytes are absent. */
+  openBlob(req: OpenBlobRequest): Promise<Readable>;
   /**
    * Where a client may fetch the blob straight from storage (a presigned S3 URL) instead of through
    * the registry; null when the blob service serves reads itself (redirects off, or a store clients
    * cannot reach). The caller checks access first: the URL grants the bytes to whoever holds it.
    */
-  blobUrl(digest: string): Promise<string | null>;
+  blobUrl(req: BlobRef): Promise<string | null>;
   /** Stores small, known content directly (e.g. the schema1 empty layer). */
-  putBlob(digest: string, content: Buffer): Promise<BlobStat>;
+  putBlob(req: PutBlobRequest): Promise<BlobStat>;
   /**
    * GC: deletes a blob's record and bytes, unless its bytes were (re-)committed after
    * `notCommittedAfter` (an upload that raced the collector keeps them). Idempotent.
    */
-  deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion>;
+  deleteBlob(req: DeleteBlobRequest): Promise<BlobDeletion>;
   /**
    * GC: the blobs whose bytes were last committed before `before`, in commit order, `limit` at a
    * time, from where the page before ended (`after`, its opaque `next`). The collector checks each
    * for links, so bytes whose link never came (a gateway gone between commit and link) are
    * reviewed like any other unreferenced blob instead of staying forever.
    */
-  listCommitted(before: Date, after: string | null, limit: number): Promise<CommittedPage>;
-}
-
-/** A page of listCommitted: digests, and where the next page starts (`after` again when empty). */
-export interface CommittedPage {
-  digests: string[];
-  next: string | null;
-}
-
-export interface BlobDeletion {
-  /** False when a recent commit kept the blob; the caller reviews it again later. */
-  deleted: boolean;
-  /**
-   * False when there was no record (stray bytes, if any, were still removed): the blob was deleted
-   * before, e.g. by a pass that raced the walk for unlinked bytes. Absent from older releases.
-   */
-  recorded?: boolean;
-  /** Bytes freed (0 when there was no record). */
-  size: number;
+  listCommitted(req: ListCommittedRequest): Promise<CommittedPage>;
 }

@@ -4,8 +4,12 @@ export interface SchemaDataSourceOptions {
   url: string;
   /** The Postgres schema this service owns (DESIGN.md "Ownership of state"). */
   schema: string;
+  /**
+   * TypeORM entity classes; none by default. Statements are hand-written and their row types live
+   * beside them, in each service's store (docs/adr/0018-sql-stores.md).
+   */
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type
-  entities: MixedList<Function | string | EntitySchema>;
+  entities?: MixedList<Function | string | EntitySchema>;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- TypeORM's own type
   migrations: MixedList<Function | string>;
   poolSize: number;
@@ -22,8 +26,9 @@ export interface SchemaDataSourceOptions {
 
 /**
  * Opens a pool for one service's schema and brings the schema up to date. Migrations run under a
- * transaction-level advisory lock so replicas starting together apply each migration once; they
- * are never `synchronize`d.
+ * session-level advisory lock, held on one connection from before the first migration until after
+ * the last (each migration is its own transaction), so replicas starting together apply each
+ * migration once; they are never `synchronize`d.
  */
 export async function openSchemaDataSource(opts: SchemaDataSourceOptions): Promise<DataSource> {
   // Loaded here, not at import: the gateway imports this library only to classify errors
@@ -33,7 +38,7 @@ export async function openSchemaDataSource(opts: SchemaDataSourceOptions): Promi
     type: 'postgres',
     url: opts.url,
     schema: opts.schema,
-    entities: opts.entities,
+    entities: opts.entities ?? [],
     migrations: opts.migrations,
     migrationsTableName: 'migrations',
     migrationsTransactionMode: 'each',
@@ -101,9 +106,4 @@ async function migrate(ds: DataSource, schema: string): Promise<void> {
   } finally {
     await runner.release();
   }
-}
-
-/** True when `e` is a Postgres unique-violation (another writer got there first). */
-export function isUniqueViolation(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && (e as { code?: string }).code === '23505';
 }

@@ -1,3 +1,5 @@
+import type { Queryable } from './rows';
+
 // Which failures mean "the database cannot be reached right now" rather than "this request is
 // wrong" or "the code is wrong". Decided once, here, so the all-in-one (where a service's error
 // reaches the HTTP edge as it was thrown) and the distributed services (where it crosses NATS)
@@ -36,11 +38,6 @@ export function isDatabaseUnavailable(e: unknown): boolean {
     err = driverError;
   }
   return false;
-}
-
-/** The part of a TypeORM DataSource (or a pg Pool) a readiness check needs. */
-export interface Queryable {
-  query(sql: string): Promise<unknown>;
 }
 
 /**

@@ -1,6 +1,6 @@
+export { resolveBinaries } from './cluster';
 export {
   startEmbeddedPostgres,
-  resolveBinaries,
   type EmbeddedPostgres,
   type EmbeddedPostgresOptions,
   type EmbeddedPostgresLogLevel,

@@ -1,25 +1,23 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { AUTH_CONFIG, AuthRuntime } from '@wharf/auth';
 import type { AuthConfig } from '@wharf/config';
 import { AccessGuard } from './auth/access-guard';
-import { AUTH_CONFIG, AuthRuntime } from './auth/auth-runtime';
 import { AuthController } from './auth/auth.controller';
 import { TokenEndpoint } from './auth/token.endpoint';
-import { RegistryFallbackFilter } from './http/framework-fallback';
 import { BlobsHandler, REDIRECT_BLOBS } from './handlers/blobs.handler';
 import { ListingsHandler } from './handlers/listings.handler';
 import { ManifestsHandler } from './handlers/manifests.handler';
 import { SmallBlobCache } from './handlers/small-blobs';
 import { UploadsHandler } from './handlers/uploads.handler';
-import { RegistryController } from './registry.controller';
 import { RegistryDispatcher } from './registry.dispatcher';
 
 /**
- * The HTTP edge. It needs METADATA_API and BLOB_API from whoever wires it: in-process services in
- * the all-in-one shape, NATS/HTTP clients in the distributed one.
+ * The HTTP edge: the /v2 API (served by the RegistryDispatcher once installRegistryEdge has put it
+ * in front of the framework) and the token service. It needs METADATA_API and BLOB_API from whoever
+ * wires it: in-process services in the all-in-one shape, NATS/HTTP clients in the distributed one.
  */
 @Module({
-  controllers: [RegistryController, AuthController],
+  controllers: [AuthController],
   providers: [
     RegistryDispatcher,
     // Loads policy, htpasswd and keys at start: a bad file stops the process there.
@@ -35,8 +33,6 @@ import { RegistryDispatcher } from './registry.dispatcher';
     UploadsHandler,
     ManifestsHandler,
     ListingsHandler,
-    // /v2 requests the framework turns away still get the registry's envelope.
-    { provide: APP_FILTER, useClass: RegistryFallbackFilter },
   ],
 })
 export class GatewayModule {

@@ -1,4 +1,4 @@
 export * from './gateway.module';
-export * from './fastify';
+export * from './edge';
 export * from './router';
 export * from './tls';

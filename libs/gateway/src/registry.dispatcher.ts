@@ -1,18 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
+import type { RequestAccess } from '@wharf/auth';
 import { setRouteLabel } from '@wharf/observability';
-import { noSuchRoute } from '@wharf/oci';
+import { RegistryError, methodNotAllowed, noSuchRoute } from '@wharf/oci';
 import { AccessGuard } from './auth/access-guard';
-import type { RequestAccess } from './auth/request-access';
 import { Exchange } from './http/exchange';
 import { BlobsHandler } from './handlers/blobs.handler';
 import { ListingsHandler } from './handlers/listings.handler';
 import { ManifestsHandler } from './handlers/manifests.handler';
-import { methodNotAllowed, requireName } from './handlers/names';
+import { requireName } from './handlers/names';
 import { UploadsHandler } from './handlers/uploads.handler';
 import { matchRoute, type Route } from './router';
 
-/** Routes a /v2 request to its resource handler and turns every failure into the spec's envelope. */
+/**
+ * Routes every request the edge does not give Nest (edge.ts) to its /v2 resource handler, and turns
+ * every failure, a path that is no route included, into the spec's envelope.
+ */
 @Injectable()
 export class RegistryDispatcher {
   private readonly log = new Logger('Registry');
@@ -41,6 +44,12 @@ export class RegistryDispatcher {
         this.log.error(`${x.method} ${x.path} failed: ${(err as Error)?.stack ?? String(err)}`),
       );
     }
+  }
+
+  /** A request that arrives while the server closes: 503, and the connection closes after it. */
+  refuse(req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('Connection', 'close');
+    new Exchange(req, res).error(new RegistryError('UNAVAILABLE', 'shutting down'), () => undefined);
   }
 
   private route(x: Exchange, route: Route, access: RequestAccess): Promise<void> | void {

@@ -8,7 +8,7 @@ function blobsServing(content: Buffer | (() => Readable)) {
   const opened: string[] = [];
   return {
     opened,
-    openBlob: async (digest: string) => {
+    openBlob: async ({ digest }: { digest: string }) => {
       opened.push(digest);
       return typeof content === 'function' ? content() : Readable.from([content]);
     },

@@ -26,7 +26,7 @@ export async function readImageConfig(
 ): Promise<Buffer | null> {
   const parsed = parseDigest(digest);
   if (!parsed || !isSupportedDigestAlgorithm(parsed.algorithm)) return null;
-  const stream = await blobs.openBlob(digest);
+  const stream = await blobs.openBlob({ digest });
   const chunks: Buffer[] = [];
   let size = 0;
   try {

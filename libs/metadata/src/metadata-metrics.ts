@@ -3,7 +3,7 @@ import type { DataSource } from 'typeorm';
 import { metrics, type CollectResult } from '@wharf/observability';
 import { eventLag, type EventLag } from './events';
 import { readGcStats, type GcStats } from './gc';
-import { METADATA_DATA_SOURCE } from './metadata.service';
+import { METADATA_DATA_SOURCE } from './tokens';
 
 /** One query serves every family of a scrape; figures a second old are fresh enough. */
 function memo<T>(read: () => Promise<T>, ttlMs = 1000): () => Promise<T> {

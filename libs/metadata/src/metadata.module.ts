@@ -2,14 +2,18 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown 
 import type { DataSource } from 'typeorm';
 import { METADATA_API } from '@wharf/contracts';
 import { openSchemaDataSource } from '@wharf/database';
-import { METADATA_ENTITIES } from './entities';
+import { BlobLinks } from './blob-links.service';
 import { eventProviders, type MetadataEventsOptions } from './events';
-import { GC_OPTIONS, GcWorker, type GcOptions } from './gc';
+import { GC_DEFAULTS, GC_OPTIONS, GcWorker, type GcOptions } from './gc';
+import { ManifestReads } from './manifest-reads';
+import { ManifestWrites } from './manifest-writes';
 import { METADATA_MIGRATIONS } from './migrations';
 import { MetadataMetrics } from './metadata-metrics';
-import { METADATA_DATA_SOURCE, MetadataService } from './metadata.service';
-import { METADATA_READ_CACHE, MetadataReadCache, type ReadCacheOptions } from './read-cache';
+import { MetadataService } from './metadata.service';
+import { METADATA_READ_CACHE, MetadataReadCache, NO_READ_CACHE, type ReadCacheOptions } from './read-cache';
 import { schema1Providers, type Schema1Options } from './schema1.rewriter';
+import { NO_SCHEMA1 } from './schema1.seam';
+import { METADATA_DATA_SOURCE, SCHEMA1_REWRITER } from './tokens';
 
 export interface MetadataModuleOptions {
   databaseUrl: string;
@@ -18,8 +22,8 @@ export interface MetadataModuleOptions {
   /** See SchemaDataSourceOptions.warmPool. */
   warmPool?: boolean;
   /**
-   * Old clients: the schema2 → schema1 rewrite and schema1 push. Needs BLOB_API (for configs and
-   * the empty layer). Without it schema2 is served as stored, as Distribution 3 does.
+   * Old clients: the schema2 → schema1 rewrite and schema1 push. Without it schema2 is served as
+   * stored, as Distribution 3 does.
    */
   schema1?: Schema1Options;
   /**
@@ -37,7 +41,6 @@ export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<Dat
   return openSchemaDataSource({
     url: opts.databaseUrl,
     schema: 'metadata',
-    entities: METADATA_ENTITIES,
     migrations: METADATA_MIGRATIONS,
     poolSize: opts.poolSize,
     timeoutMs: opts.timeoutMs,
@@ -46,7 +49,10 @@ export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<Dat
   });
 }
 
-/** Repositories, manifests, tags, links. Global so that whatever wires METADATA_API sees it. */
+/**
+ * Repositories, manifests, tags, links. Global so that whatever wires METADATA_API sees it. Needs a
+ * BLOB_API from the app: image configs kept at PUT, the schema1 empty layer, GC byte deletions.
+ */
 @Global()
 @Module({})
 export class MetadataModule implements OnApplicationShutdown {
@@ -57,15 +63,22 @@ export class MetadataModule implements OnApplicationShutdown {
       module: MetadataModule,
       providers: [
         { provide: METADATA_DATA_SOURCE, useFactory: () => openMetadataDataSource(opts) },
+        ManifestReads,
+        ManifestWrites,
+        BlobLinks,
         MetadataService,
         MetadataMetrics,
         { provide: METADATA_API, useExisting: MetadataService },
-        ...(opts.schema1 ? schema1Providers(opts.schema1) : []),
-        ...(opts.readCache
-          ? [{ provide: METADATA_READ_CACHE, useValue: new MetadataReadCache(opts.readCache) }]
-          : []),
+        ...(opts.schema1
+          ? schema1Providers(opts.schema1)
+          : [{ provide: SCHEMA1_REWRITER, useValue: NO_SCHEMA1 }]),
+        {
+          provide: METADATA_READ_CACHE,
+          useValue: opts.readCache ? new MetadataReadCache(opts.readCache) : NO_READ_CACHE,
+        },
         ...eventProviders(METADATA_DATA_SOURCE, opts.events),
-        ...(opts.gc ? [{ provide: GC_OPTIONS, useValue: opts.gc }, GcWorker] : []),
+        { provide: GC_OPTIONS, useValue: opts.gc ?? GC_DEFAULTS },
+        ...(opts.gc ? [GcWorker] : []),
       ],
       exports: [METADATA_API, MetadataService, METADATA_DATA_SOURCE, ...(opts.gc ? [GcWorker] : [])],
     };

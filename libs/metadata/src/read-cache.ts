@@ -128,17 +128,41 @@ const ENTRY_OVERHEAD = 256;
  * invalidate. Every write to tags, manifests or blob links must call the matching method once the
  * change has committed (or failed), before it answers.
  */
-export class MetadataReadCache {
+export interface MetadataCache {
+  /**
+   * The cached value when there is one that `usable` accepts; otherwise `load`s it and caches the
+   * result (not a miss: absence is never cached, so a push is visible at once).
+   */
+  read<V extends object>(
+    repository: string,
+    key: string,
+    usable: (v: V) => boolean,
+    load: () => Promise<V | undefined>,
+    weight?: (v: V) => number,
+  ): Promise<V | undefined>;
+  /** A tag was put or deleted. */
+  tagChanged(repository: string, tag: string): void;
+  /** A manifest was deleted (and with it its tags), or anything else repository-wide changed. */
+  repositoryChanged(repository: string): void;
+  /** A blob link was removed. */
+  blobUnlinked(repository: string, digest: string): void;
+}
+
+/** No cache (the distributed shape): every read loads, and there is nothing to invalidate. */
+export const NO_READ_CACHE: MetadataCache = {
+  read: (_repository, _key, _usable, load) => load(),
+  tagChanged: () => undefined,
+  repositoryChanged: () => undefined,
+  blobUnlinked: () => undefined,
+};
+
+export class MetadataReadCache implements MetadataCache {
   private readonly cache: ReadCache<object>;
 
   constructor(opts: ReadCacheOptions) {
     this.cache = new ReadCache(opts.maxEntries, opts.maxBytes);
   }
 
-  /**
-   * The cached value when there is one that `usable` accepts; otherwise `load`s it and caches the
-   * result (not a miss: absence is never cached, so a push is visible at once).
-   */
   async read<V extends object>(
     repository: string,
     key: string,
@@ -154,17 +178,14 @@ export class MetadataReadCache {
     return value;
   }
 
-  /** A tag was put or deleted. */
   tagChanged(repository: string, tag: string): void {
     this.cache.invalidateKey(tagKey(repository, tag));
   }
 
-  /** A manifest was deleted (and with it its tags), or anything else repository-wide changed. */
   repositoryChanged(repository: string): void {
     this.cache.invalidateRepository(repository);
   }
 
-  /** A blob link was removed. */
   blobUnlinked(repository: string, digest: string): void {
     this.cache.invalidateKey(blobKey(repository, digest));
   }
@@ -174,15 +195,3 @@ export class MetadataReadCache {
 export const tagKey = (repository: string, tag: string): string => `t\0${repository}\0${tag}`;
 export const manifestKey = (repository: string, digest: string): string => `m\0${repository}\0${digest}`;
 export const blobKey = (repository: string, digest: string): string => `b\0${repository}\0${digest}`;
-
-/** `cache.read(...)`, or just `load()` when the cache is off. */
-export function readThrough<V extends object>(
-  cache: MetadataReadCache | undefined,
-  repository: string,
-  key: string,
-  usable: (v: V) => boolean,
-  load: () => Promise<V | undefined>,
-  weight?: (v: V) => number,
-): Promise<V | undefined> {
-  return cache ? cache.read(repository, key, usable, load, weight) : load();
-}

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@wharf/config';
-import { exportSigningKeyPem, generateSigningKey, libtrustKeyId } from '@wharf/oci';
+import { exportSigningKeyPem, generateSigningKey, libtrustKeyId } from '@wharf/schema1';
 import { loadSchema1SigningKey, SCHEMA1_GENERATED_KEY_FILE } from './schema1-key';
 
 describe('loadSchema1SigningKey', () => {

@@ -11,7 +11,12 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ConfigError } from '@wharf/config';
-import { exportSigningKeyPem, generateSigningKey, loadSigningKey, type Schema1SigningKey } from '@wharf/oci';
+import {
+  exportSigningKeyPem,
+  generateSigningKey,
+  loadSigningKey,
+  type Schema1SigningKey,
+} from '@wharf/schema1';
 
 const KEY_SETTING = 'WHARF_SCHEMA1_SIGNING_KEY';
 

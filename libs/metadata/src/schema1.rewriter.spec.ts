@@ -1,20 +1,18 @@
 import { Readable } from 'node:stream';
-import type { DataSource } from 'typeorm';
 import type { BlobApi } from '@wharf/contracts';
+import type { Queryable } from '@wharf/database';
+import { MT_DOCKER_MANIFEST, RegistryError, sha256 } from '@wharf/oci';
 import {
-  MT_DOCKER_MANIFEST,
-  RegistryError,
   SCHEMA1_EMPTY_LAYER,
   SCHEMA1_EMPTY_LAYER_DIGEST,
   convertToSchema1,
   generateSigningKey,
   goJsonIndent,
-  sha256,
   signSchema1,
   verifySchema1,
-} from '@wharf/oci';
-import { SCHEMA1_PUSH_DISABLED, type StoredManifest } from './metadata.service';
+} from '@wharf/schema1';
 import { Schema1RewriterService, type Schema1Options } from './schema1.rewriter';
+import { SCHEMA1_PUSH_DISABLED, type ServedManifest, type StoredManifest } from './schema1.seam';
 
 const LAYERS = ['sha256:' + '1'.repeat(64), 'sha256:' + '2'.repeat(64)];
 
@@ -79,8 +77,8 @@ class FakeTables {
     },
   };
 
-  readonly ds = {
-    query: async (sql: string, params: unknown[]): Promise<unknown[]> => {
+  readonly ds: Queryable = {
+    query: async (sql: string, params: unknown[] = []): Promise<unknown[]> => {
       if (sql.includes('SELECT r.id, m.config')) {
         this.calls.config++;
         const key = `${params[0]} ${params[1]}`;
@@ -93,7 +91,7 @@ class FakeTables {
       }
       throw new Error(`unexpected query ${sql}`);
     },
-  } as unknown as DataSource;
+  };
 }
 
 class FakeBlobs {
@@ -102,17 +100,17 @@ class FakeBlobs {
   puts = 0;
 
   readonly api = {
-    openBlob: async (digest: string) => {
+    openBlob: async ({ digest }: { digest: string }) => {
       this.opened.push(digest);
       const content = this.stored.get(digest);
       if (!content) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
       return Readable.from([content]);
     },
-    statBlob: async (digest: string) => {
+    statBlob: async ({ digest }: { digest: string }) => {
       const content = this.stored.get(digest);
       return content ? { digest, size: content.length } : null;
     },
-    putBlob: async (digest: string, content: Buffer) => {
+    putBlob: async ({ digest, content }: { digest: string; content: Buffer }) => {
       this.puts++;
       this.stored.set(digest, content);
       return { digest, size: content.length };
@@ -126,8 +124,27 @@ const OPTIONS: Schema1Options = { push: false, defaultPlatform: { os: 'linux', a
 function setup(options: Partial<Schema1Options> = {}) {
   const tables = new FakeTables();
   const blobs = new FakeBlobs();
-  const service = new Schema1RewriterService(tables.ds, blobs.api, { ...OPTIONS, ...options }, KEY);
+  const service = new Schema1RewriterService(
+    tables.ds,
+    blobs.api,
+    tables.blobLinks,
+    { ...OPTIONS, ...options },
+    KEY,
+  );
   return { tables, blobs, service };
+}
+
+/** A manifest as the metadata service hands it over: read with its body. */
+function asRead(manifest: StoredManifest): ServedManifest {
+  return { read: manifest, withBody: async () => manifest };
+}
+
+/** A rewrite as the metadata service asks for one: the tagged manifest, GET unless `head`. */
+function rewrite(
+  service: Schema1RewriterService,
+  input: { repository: string; tag: string; manifest: StoredManifest; head?: boolean },
+) {
+  return service.rewrite({ ...input, manifest: asRead(input.manifest), head: input.head ?? false });
 }
 
 describe('Schema1RewriterService.rewrite', () => {
@@ -135,8 +152,7 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, service } = setup();
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('team/app', manifest, NO_EMPTY_CONFIG);
-    const result = await service.rewrite({
-      links: tables.blobLinks,
+    const result = await rewrite(service, {
       repository: 'team/app',
       tag: 'v1',
       manifest,
@@ -159,14 +175,13 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, service } = setup();
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('team/app', manifest, NO_EMPTY_CONFIG);
-    const a = await service.rewrite({ links: tables.blobLinks, repository: 'team/app', tag: 'v1', manifest });
-    const b = await service.rewrite({ links: tables.blobLinks, repository: 'team/app', tag: 'v1', manifest });
+    const a = await rewrite(service, { repository: 'team/app', tag: 'v1', manifest });
+    const b = await rewrite(service, { repository: 'team/app', tag: 'v1', manifest });
     expect(tables.calls.config).toBe(1);
     expect(a.digest).toBe(b.digest);
     expect(a.body!.equals(b.body!)).toBe(false);
     // Another tag on the same manifest names that tag inside the payload: its own conversion.
-    const other = await service.rewrite({
-      links: tables.blobLinks,
+    const other = await rewrite(service, {
       repository: 'team/app',
       tag: 'v2',
       manifest,
@@ -182,14 +197,12 @@ describe('Schema1RewriterService.rewrite', () => {
     const second = manifestOf(CONFIG);
     tables.addManifest('r', first, NO_EMPTY_CONFIG);
     tables.addManifest('r', second, CONFIG);
-    const before = await service.rewrite({
-      links: tables.blobLinks,
+    const before = await rewrite(service, {
       repository: 'r',
       tag: 'latest',
       manifest: first,
     });
-    const after = await service.rewrite({
-      links: tables.blobLinks,
+    const after = await rewrite(service, {
       repository: 'r',
       tag: 'latest',
       manifest: second,
@@ -205,9 +218,7 @@ describe('Schema1RewriterService.rewrite', () => {
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('r', manifest, NO_EMPTY_CONFIG);
     const results = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest }),
-      ),
+      Array.from({ length: 8 }, () => rewrite(service, { repository: 'r', tag: 't', manifest })),
     );
     expect(tables.calls.config).toBe(1);
     expect(new Set(results.map((r) => r.digest)).size).toBe(1);
@@ -217,8 +228,8 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, service } = setup({ cacheEntries: 0 });
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('r', manifest, NO_EMPTY_CONFIG);
-    await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
-    await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    await rewrite(service, { repository: 'r', tag: 't', manifest });
+    await rewrite(service, { repository: 'r', tag: 't', manifest });
     expect(tables.calls.config).toBe(2);
   });
 
@@ -227,13 +238,13 @@ describe('Schema1RewriterService.rewrite', () => {
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('r', manifest, null);
     blobs.stored.set(sha256(NO_EMPTY_CONFIG), NO_EMPTY_CONFIG);
-    await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    await rewrite(service, { repository: 'r', tag: 't', manifest });
     expect(blobs.opened).toEqual([sha256(NO_EMPTY_CONFIG)]);
     expect(tables.calls.backfill).toBe(1);
     expect(tables.configs.get(`r ${manifest.digest}`)?.equals(NO_EMPTY_CONFIG)).toBe(true);
     // A fresh replica (empty cache) now reads the row, not the blob.
-    const replica = new Schema1RewriterService(tables.ds, blobs.api, OPTIONS, KEY);
-    await replica.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    const replica = new Schema1RewriterService(tables.ds, blobs.api, tables.blobLinks, OPTIONS, KEY);
+    await rewrite(replica, { repository: 'r', tag: 't', manifest });
     expect(blobs.opened).toHaveLength(1);
   });
 
@@ -241,9 +252,7 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, service } = setup();
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('r', manifest, null);
-    await expect(
-      service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest }),
-    ).rejects.toMatchObject({
+    await expect(rewrite(service, { repository: 'r', tag: 't', manifest })).rejects.toMatchObject({
       code: 'MANIFEST_INVALID',
       status: 400,
     });
@@ -255,9 +264,7 @@ describe('Schema1RewriterService.rewrite', () => {
     const manifest = manifestOf(config);
     tables.addManifest('r', manifest, config);
     for (let i = 0; i < 2; i++) {
-      await expect(
-        service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest }),
-      ).rejects.toMatchObject({
+      await expect(rewrite(service, { repository: 'r', tag: 't', manifest })).rejects.toMatchObject({
         code: 'MANIFEST_INVALID',
         message: 'empty history when trying to create schema1 manifest',
       });
@@ -269,13 +276,13 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, blobs, service } = setup();
     const manifest = manifestOf(CONFIG);
     tables.addManifest('r', manifest, CONFIG);
-    const result = await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    const result = await rewrite(service, { repository: 'r', tag: 't', manifest });
     expect(verifySchema1(result.body!).manifest.fsLayers.map((l) => l.blobSum)).toContain(
       SCHEMA1_EMPTY_LAYER_DIGEST,
     );
     expect(blobs.stored.get(SCHEMA1_EMPTY_LAYER_DIGEST)?.equals(SCHEMA1_EMPTY_LAYER)).toBe(true);
     expect(tables.links.has(`r ${SCHEMA1_EMPTY_LAYER_DIGEST}`)).toBe(true);
-    await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    await rewrite(service, { repository: 'r', tag: 't', manifest });
     expect(blobs.puts).toBe(1);
     expect(tables.calls.link).toBe(1);
   });
@@ -285,7 +292,7 @@ describe('Schema1RewriterService.rewrite', () => {
     blobs.stored.set(SCHEMA1_EMPTY_LAYER_DIGEST, SCHEMA1_EMPTY_LAYER);
     const manifest = manifestOf(CONFIG);
     tables.addManifest('r', manifest, CONFIG);
-    await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    await rewrite(service, { repository: 'r', tag: 't', manifest });
     expect(blobs.puts).toBe(0);
     expect(tables.links.has(`r ${SCHEMA1_EMPTY_LAYER_DIGEST}`)).toBe(true);
   });
@@ -294,7 +301,7 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, blobs, service } = setup();
     const manifest = manifestOf(NO_EMPTY_CONFIG);
     tables.addManifest('r', manifest, NO_EMPTY_CONFIG);
-    await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+    await rewrite(service, { repository: 'r', tag: 't', manifest });
     expect(blobs.puts + tables.calls.linked + tables.calls.link).toBe(0);
   });
 
@@ -302,9 +309,8 @@ describe('Schema1RewriterService.rewrite', () => {
     const { tables, service } = setup();
     const manifest = manifestOf(CONFIG);
     tables.addManifest('r', manifest, CONFIG);
-    const get = await service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
-    const head = await service.rewrite({
-      links: tables.blobLinks,
+    const get = await rewrite(service, { repository: 'r', tag: 't', manifest });
+    const head = await rewrite(service, {
       repository: 'r',
       tag: 't',
       manifest,
@@ -322,7 +328,7 @@ describe('Schema1RewriterService.rewrite', () => {
       tables.addManifest('r', manifest, CONFIG);
       blobs.stored.set(SCHEMA1_EMPTY_LAYER_DIGEST, SCHEMA1_EMPTY_LAYER);
       tables.links.add(`r ${SCHEMA1_EMPTY_LAYER_DIGEST}`);
-      const once = () => service.rewrite({ links: tables.blobLinks, repository: 'r', tag: 't', manifest });
+      const once = () => rewrite(service, { repository: 'r', tag: 't', manifest });
       for (let i = 0; i < 50; i++) await once();
       // The best batch: what the code costs, not what a busy machine adds to it.
       let best = Infinity;
@@ -362,7 +368,7 @@ describe('Schema1RewriterService.serveStored', () => {
     );
     expect(verifySchema1(signSchema1(payload, foreign)).digest).toBe(sha256(payload));
     const stored = { digest: sha256(payload), mediaType: 'x', size: payload.length, body: payload };
-    const served = await service.serveStored({ manifest: stored, head: false });
+    const served = await service.serveStored({ manifest: asRead(stored), head: false });
     expect(served.digest).toBe(sha256(payload));
     expect(JSON.parse(served.body!.toString()).signatures[0].header.jwk.kid).toBe(KEY.keyId);
     expect(verifySchema1(served.body!).payload.equals(payload)).toBe(true);

@@ -1,40 +1,40 @@
 import { Logger, type Provider } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import {
-  BLOB_API,
-  type BlobApi,
-  type ManifestPutRequest,
-  type ManifestResult,
-  type MetadataApi,
-} from '@wharf/contracts';
+import { BLOB_API, type BlobApi, type ManifestPutRequest, type ManifestResult } from '@wharf/contracts';
+import type { Queryable } from '@wharf/database';
 import {
   MT_DOCKER_MANIFEST,
   MT_SCHEMA1,
   MT_SCHEMA1_LAYER,
   MT_SCHEMA1_SIGNED,
   RegistryError,
+  parseManifest,
+  type Platform,
+} from '@wharf/oci';
+import {
   SCHEMA1_EMPTY_LAYER,
   SCHEMA1_EMPTY_LAYER_DIGEST,
   convertToSchema1,
-  parseManifest,
   schema1PrettyFormat,
   signSchema1,
   verifySchema1,
-  type Platform,
   type Schema1PrettyFormat,
   type Schema1SigningKey,
-} from '@wharf/oci';
+} from '@wharf/schema1';
 import { BoundedCache } from './bounded-cache';
 import { IMAGE_CONFIG_MAX, readImageConfig } from './image-config';
+import { BlobLinks } from './blob-links.service';
+import { loadSchema1SigningKey, type Schema1KeySource } from './schema1-key';
 import {
-  METADATA_DATA_SOURCE,
   SCHEMA1_PUSH_DISABLED,
-  SCHEMA1_REWRITER,
+  type Schema1Links,
   type Schema1Push,
   type Schema1Rewriter,
+  type ServedManifest,
   type StoredManifest,
-} from './metadata.service';
-import { loadSchema1SigningKey, type Schema1KeySource } from './schema1-key';
+} from './schema1.seam';
+import { backfillImageConfig, keptImageConfig } from './store';
+import { METADATA_DATA_SOURCE, SCHEMA1_REWRITER } from './tokens';
 
 export interface Schema1Options extends Schema1KeySource {
   /** Accept schema1 pushes (WHARF_SCHEMA1_PUSH); off by default, as in Distribution. */
@@ -73,8 +73,11 @@ export class Schema1RewriterService implements Schema1Rewriter {
   private readonly converting = new Map<string, Promise<Converted>>();
 
   constructor(
-    private readonly ds: DataSource,
+    /** The pool: the image config kept beside a manifest is read and backfilled through it. */
+    private readonly db: Queryable,
     private readonly blobs: BlobApi,
+    /** The repository's blob links, for the empty layer. */
+    private readonly links: Schema1Links,
     private readonly options: Schema1Options,
     private readonly key: Schema1SigningKey,
   ) {
@@ -88,21 +91,22 @@ export class Schema1RewriterService implements Schema1Rewriter {
   async rewrite(input: {
     repository: string;
     tag: string;
-    manifest: StoredManifest;
-    head?: boolean;
-    links: Pick<MetadataApi, 'statBlob' | 'linkBlob'>;
+    manifest: ServedManifest;
+    head: boolean;
   }): Promise<ManifestResult> {
-    const converted = await this.converted(input.repository, input.tag, input.manifest);
-    if (converted.usesEmptyLayer) await this.ensureEmptyLayer(input.repository, input.links);
-    return this.signed(converted, input.head ?? false);
+    const manifest = await input.manifest.withBody();
+    const converted = await this.converted(input.repository, input.tag, manifest);
+    if (converted.usesEmptyLayer) await this.ensureEmptyLayer(input.repository);
+    return this.signed(converted, input.head);
   }
 
-  async serveStored(input: { manifest: StoredManifest; head: boolean }): Promise<ManifestResult> {
-    const payload = input.manifest.body;
+  async serveStored(input: { manifest: ServedManifest; head: boolean }): Promise<ManifestResult> {
+    const manifest = await input.manifest.withBody();
+    const payload = manifest.body;
     if (!payload) throw new Error('a stored schema1 manifest is served from its payload');
     const converted: Converted = {
       payload,
-      digest: input.manifest.digest,
+      digest: manifest.digest,
       usesEmptyLayer: false,
       format: schema1PrettyFormat(payload),
     };
@@ -169,14 +173,9 @@ export class Schema1RewriterService implements Schema1Rewriter {
 
   /** The config stored beside the manifest; for rows older than that column, read once and kept. */
   private async configOf(repository: string, manifestDigest: string, configDigest: string): Promise<Buffer> {
-    const rows: { id: string; config: Buffer | null }[] = await this.ds.query(
-      `SELECT r.id, m.config FROM metadata.repositories r
-       JOIN metadata.manifests m ON m.repository_id = r.id
-       WHERE r.name = $1 AND m.digest = $2`,
-      [repository, manifestDigest],
-    );
-    if (!rows.length) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: manifestDigest });
-    if (rows[0].config) return rows[0].config;
+    const kept = await keptImageConfig(this.db, repository, manifestDigest);
+    if (!kept) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { digest: manifestDigest });
+    if (kept.config) return kept.config;
     let config: Buffer | null;
     try {
       config = await readImageConfig(this.blobs, configDigest);
@@ -194,10 +193,7 @@ export class Schema1RewriterService implements Schema1Rewriter {
         { digest: configDigest },
       );
     }
-    await this.ds.query(
-      `UPDATE metadata.manifests SET config = $3 WHERE repository_id = $1 AND digest = $2 AND config IS NULL`,
-      [rows[0].id, manifestDigest, config],
-    );
+    await backfillImageConfig(this.db, kept.repositoryId, manifestDigest, config);
     return config;
   }
 
@@ -207,15 +203,12 @@ export class Schema1RewriterService implements Schema1Rewriter {
    * The link check runs on every such response, so it goes through the metadata service's own
    * lookup (and its read cache); the link, through its write path.
    */
-  private async ensureEmptyLayer(
-    repository: string,
-    links: Pick<MetadataApi, 'statBlob' | 'linkBlob'>,
-  ): Promise<void> {
-    if (await links.statBlob(repository, SCHEMA1_EMPTY_LAYER_DIGEST)) return;
-    if (!(await this.blobs.statBlob(SCHEMA1_EMPTY_LAYER_DIGEST))) {
-      await this.blobs.putBlob(SCHEMA1_EMPTY_LAYER_DIGEST, SCHEMA1_EMPTY_LAYER);
+  private async ensureEmptyLayer(repository: string): Promise<void> {
+    if (await this.links.statBlob(repository, SCHEMA1_EMPTY_LAYER_DIGEST)) return;
+    if (!(await this.blobs.statBlob({ digest: SCHEMA1_EMPTY_LAYER_DIGEST }))) {
+      await this.blobs.putBlob({ digest: SCHEMA1_EMPTY_LAYER_DIGEST, content: SCHEMA1_EMPTY_LAYER });
     }
-    await links.linkBlob(repository, SCHEMA1_EMPTY_LAYER_DIGEST, SCHEMA1_EMPTY_LAYER.length);
+    await this.links.linkBlob(repository, SCHEMA1_EMPTY_LAYER_DIGEST, SCHEMA1_EMPTY_LAYER.length);
   }
 }
 
@@ -228,12 +221,12 @@ export function schema1Providers(options: Schema1Options): Provider[] {
   return [
     {
       provide: SCHEMA1_REWRITER,
-      inject: [METADATA_DATA_SOURCE, BLOB_API],
-      useFactory: (ds: DataSource, blobs: BlobApi): Schema1RewriterService => {
+      inject: [METADATA_DATA_SOURCE, BLOB_API, BlobLinks],
+      useFactory: (ds: DataSource, blobs: BlobApi, links: BlobLinks): Schema1RewriterService => {
         new Logger('schema1').log(
           `${loaded.generated ? 'generated' : 'loaded'} schema1 signing key ${loaded.key.keyId} (${loaded.path})`,
         );
-        return new Schema1RewriterService(ds, blobs, options, loaded.key);
+        return new Schema1RewriterService(ds, blobs, links, options, loaded.key);
       },
     },
   ];

@@ -1,5 +1,6 @@
 export * from './http-metrics';
 export * from './instrument-http';
+export * from './logger';
 export * from './metrics';
 export * from './metrics-server';
 export * from './observe';

@@ -83,14 +83,15 @@ export class RegistryError extends Error {
   }
 }
 
-export function isRegistryError(e: unknown): e is RegistryError {
-  return e instanceof RegistryError;
-}
-
 /**
  * A path outside every route, on any port of either shape. 404 rather than UNSUPPORTED's own 405:
  * nothing is there, whatever the method.
  */
 export function noSuchRoute(method: string, path: string): RegistryError {
   return new RegistryError('UNSUPPORTED', 'no such route', { method, path }, 404);
+}
+
+/** A method the resource at a route does not take: UNSUPPORTED with its own 405. */
+export function methodNotAllowed(method: string): RegistryError {
+  return new RegistryError('UNSUPPORTED', `method ${method} is not supported on this resource`);
 }

@@ -1,4 +1,4 @@
-import { parseContentRange, parseRange } from './http-ranges';
+import { parseContentRange, parseRange, parseResolvedRange } from './http-ranges';
 
 describe('parseRange (blob GET)', () => {
   it.each([
@@ -71,5 +71,31 @@ describe('parseContentRange (upload PATCH)', () => {
     ['a huge start', '99999999999999999999-99999999999999999999'],
   ])('rejects %s', (_label, header) => {
     expect(parseContentRange(header)).toBeNull();
+  });
+});
+
+describe('parseResolvedRange (a range one service asks another for)', () => {
+  it.each([
+    ['a closed range', 'bytes=500-1499', { start: 500, end: 1499 }],
+    ['a single byte', 'bytes=0-0', { start: 0, end: 0 }],
+    [
+      'the largest safe integer',
+      `bytes=0-${Number.MAX_SAFE_INTEGER}`,
+      { start: 0, end: Number.MAX_SAFE_INTEGER },
+    ],
+  ])('reads %s', (_label, header, expected) => {
+    expect(parseResolvedRange(header)).toEqual(expected);
+  });
+
+  it.each([
+    ['an empty header', ''],
+    ['an open range', 'bytes=500-'],
+    ['a suffix range', 'bytes=-500'],
+    ['start after end', 'bytes=10-9'],
+    ['several ranges', 'bytes=0-1,5-6'],
+    ['no unit', '0-1'],
+    ['a number beyond 2^53', `bytes=0-${Number.MAX_SAFE_INTEGER + 2}`],
+  ])('rejects %s', (_label, header) => {
+    expect(parseResolvedRange(header)).toBeNull();
   });
 });

@@ -9,6 +9,12 @@ export interface ByteRange {
 // (serving the whole blob) is always allowed by RFC 9110. The unit is case-insensitive there.
 const RANGE_REGEX = /^bytes=[ \t]*([0-9]*)-([0-9]*)[ \t]*$/i;
 
+/** The first and last positions of a single byte range as written, either possibly empty. */
+function rangeSpec(header: string): [first: string, last: string] | undefined {
+  const match = RANGE_REGEX.exec(header.trim());
+  return match ? [match[1], match[2]] : undefined;
+}
+
 /**
  * The `Range` of a blob GET against a blob of `size` bytes. Undefined means "ignore the header and
  * serve everything"; 'unsatisfiable' means 416 with `Content-Range: bytes *\/size`.
@@ -18,9 +24,9 @@ export function parseRange(
   size: number,
 ): ByteRange | 'unsatisfiable' | undefined {
   if (header === undefined) return undefined;
-  const match = RANGE_REGEX.exec(header.trim());
-  if (!match) return undefined;
-  const [, first, last] = match;
+  const spec = rangeSpec(header);
+  if (!spec) return undefined;
+  const [first, last] = spec;
   if (first === '' && last === '') return undefined;
 
   if (first === '') {
@@ -32,6 +38,18 @@ export function parseRange(
   const end = last === '' ? Number.MAX_SAFE_INTEGER : boundedInteger(last);
   if (start > end || start >= size) return 'unsatisfiable';
   return { start, end: Math.min(end, size - 1) };
+}
+
+/**
+ * A `Range` whose both ends are given, as one service asks another for a range it has already
+ * resolved with parseRange (`bytes=<start>-<end>`). Null for anything else, which no service sends.
+ */
+export function parseResolvedRange(header: string): ByteRange | null {
+  const spec = rangeSpec(header);
+  if (!spec || spec[0] === '' || spec[1] === '') return null;
+  const [start, end] = spec.map(Number);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start > end) return null;
+  return { start, end };
 }
 
 // Clamping out-of-range values keeps every comparison above right: a start that large is past any

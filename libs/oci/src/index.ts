@@ -10,4 +10,3 @@ export * from './negotiation';
 export * from './http-ranges';
 export * from './pagination';
 export * from './duration';
-export * from './schema1';

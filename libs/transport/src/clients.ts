@@ -10,7 +10,7 @@ import { connect, type NatsConnection } from 'nats';
 import type { RequiredCluster } from '@wharf/config';
 import { BLOB_API, BLOB_OPS, METADATA_API, METADATA_OPS } from '@wharf/contracts';
 import { natsConnectionOptions } from './nats-options';
-import { RemoteBlobApi } from './remote-blob';
+import { remoteBlobApi, type RemoteBlobApi } from './remote-blob';
 import { RemoteMetadataApi } from './remote-metadata';
 import { RpcClient } from './rpc-client';
 import { Upstreams } from './upstreams';
@@ -43,7 +43,7 @@ export class ClusterClients {
     const nats = await connect(natsConnectionOptions(cluster, name));
     const t = cluster.natsTimeoutMs;
     const blobHttp = new Upstreams(cluster.blobUrls, cluster.internalToken, 'blob', t);
-    const blob = new RemoteBlobApi(
+    const blob = remoteBlobApi(
       new RpcClient(nats, 'blob', cluster.natsPrefix, BLOB_OPS, blobHttp, t),
       blobHttp,
     );
@@ -71,7 +71,7 @@ export class ClusterClients {
       }
     };
     await Promise.all([
-      probe('blob', () => this.blob.ping()),
+      probe('blob', () => this.blob.ping({})),
       ...(this.metadata ? [probe('metadata', () => this.metadata!.ping())] : []),
     ]);
     return out;

@@ -52,22 +52,20 @@ class LivenessController {
 }
 
 /**
- * `/readyz` (dependencies reachable) and, unless the app already has one, `/healthz` (alive: the
- * event loop answers). Liveness never looks at dependencies, so an outage elsewhere does not get
- * healthy pods restarted.
+ * `/readyz` (dependencies reachable) and `/healthz` (alive: the event loop answers). Liveness never
+ * looks at dependencies, so an outage elsewhere does not get healthy pods restarted.
  */
 @Module({})
 export class HealthModule {
   static register<D extends unknown[]>(opts: {
     lifecycle: Lifecycle;
-    healthz: boolean;
     /** Providers the checks need (a data source, the cluster clients). */
     inject: InjectionToken[];
     checks: (...deps: D) => ReadinessCheck[];
   }): DynamicModule {
     return {
       module: HealthModule,
-      controllers: [ReadinessController, ...(opts.healthz ? [LivenessController] : [])],
+      controllers: [ReadinessController, LivenessController],
       providers: [
         {
           provide: READINESS_CHECKS,

@@ -15,3 +15,6 @@ export * from './rpc-dispatch';
 export * from './upstreams';
 export * from './service-runtime';
 export * from './event-publisher';
+export * from './heap';
+export * from './threadpool';
+export * from './internal-service';

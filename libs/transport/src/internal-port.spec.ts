@@ -17,7 +17,7 @@ import { RegistryError } from '@wharf/oci';
 import { Lifecycle } from './health';
 import { InFlight } from './inflight';
 import { INTERNAL_FASTIFY_OPTIONS, configureInternalPort } from './internal-port';
-import { RemoteBlobApi } from './remote-blob';
+import { remoteBlobApi } from './remote-blob';
 import { RpcClient } from './rpc-client';
 import { INTERNAL_SERVER, createRpcController } from './rpc-controller';
 import { startService, type RunningService } from './service-runtime';
@@ -191,10 +191,14 @@ describe('an internal port answers every request with a Reply', () => {
 
   it("an upload id no route takes reaches the gateway's client as 404 UNSUPPORTED, not a parse failure", async () => {
     const upstreams = new Upstreams([service.url], TOKEN, 'blob', 5000);
-    const blobs = new RemoteBlobApi({} as RpcClient<BlobOps>, upstreams);
+    const blobs = remoteBlobApi({ methods: () => ({}) } as unknown as RpcClient<BlobOps>, upstreams);
     try {
       const err = await blobs
-        .appendUpload('x', 'a'.repeat(2600), { body: Readable.from([Buffer.from('x')]) })
+        .appendUpload({
+          repository: 'x',
+          id: 'a'.repeat(2600),
+          chunk: { body: Readable.from([Buffer.from('x')]) },
+        })
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RegistryError);
       expect({ code: (err as RegistryError).code, status: (err as RegistryError).status }).toEqual({
@@ -206,6 +210,8 @@ describe('an internal port answers every request with a Reply', () => {
     }
   });
 });
+
+const UPLOAD_ID = '00000000-0000-4000-8000-000000000000';
 
 describe('an answer the internal clients cannot read', () => {
   let server: Server;
@@ -251,16 +257,18 @@ describe('an answer the internal clients cannot read', () => {
         }),
       } as unknown as NatsConnection;
       const rpc = new RpcClient(nats, 'blob', 'spec', BLOB_OPS, upstreams, 5000);
-      const blobs = new RemoteBlobApi(rpc, upstreams);
+      const blobs = remoteBlobApi(rpc, upstreams);
       const failures: (() => Promise<unknown>)[] = [
         () =>
-          blobs.appendUpload('x', '00000000-0000-4000-8000-000000000000', {
-            body: Readable.from([Buffer.from('x')]),
+          blobs.appendUpload({
+            repository: 'x',
+            id: UPLOAD_ID,
+            chunk: { body: Readable.from([Buffer.from('x')]) },
           }),
-        () => blobs.getUpload('x', '00000000-0000-4000-8000-000000000000'),
+        () => blobs.getUpload({ repository: 'x', id: UPLOAD_ID }),
       ];
       // A 200 to a blob read is its bytes, whatever they are; only a failure is parsed.
-      if (status !== 200) failures.push(() => blobs.openBlob(`sha256:${'a'.repeat(64)}`));
+      if (status !== 200) failures.push(() => blobs.openBlob({ digest: `sha256:${'a'.repeat(64)}` }));
       for (const call of failures) {
         const err = await call().then(
           () => new Error('resolved'),

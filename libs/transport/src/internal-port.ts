@@ -97,6 +97,8 @@ export function internalClientError(err: Error & { code?: string }, socket: Dupl
 /** Internal data ports: no body limit (chunks are streams), no request timeout (long uploads). */
 export const INTERNAL_FASTIFY_OPTIONS = {
   bodyLimit: Number.MAX_SAFE_INTEGER,
+  // Route parameters carry digests: a sha512 one is 135 characters, over Fastify's default of 100.
+  maxParamLength: 256,
   requestTimeout: 0,
   logger: false,
   frameworkErrors: internalFrameworkErrors,

@@ -1,5 +1,6 @@
 import { ServerNats } from '@nestjs/microservices';
 import type { NatsOptions } from '@nestjs/microservices';
+import type { NatsConnection, Subscription, SubscriptionOptions } from 'nats';
 import { MAX_PAYLOAD_BYTES, encodeWire } from '@wharf/contracts';
 import {
   REQUEST_ID_HEADER,
@@ -33,14 +34,33 @@ export class WireReplySerializer {
  * The NATS transport of a service, in its queue group, that drains on shutdown: it unsubscribes
  * (so other replicas get new requests), waits for the requests in flight to be answered, then
  * closes the connection.
+ *
+ * ServerNats offers no drain: its `gracefulShutdown` unsubscribes (dropping a request the server
+ * already routed here) and then waits a fixed `gracePeriod`, not for the handlers; and it keeps its
+ * subscriptions private. So this server makes them itself, in bindEvents, where ServerNats would,
+ * and keeps them to drain (docs/adr/0017-registry-edge.md).
  */
 export class DrainingNatsServer extends ServerNats {
+  /** Made by bindEvents, drained by close. */
+  private readonly subscribed: Subscription[] = [];
+  private readonly queue: string;
+
   constructor(
     options: NatsOptions['options'] & { queue: string },
     private readonly inflight: InFlight,
     private readonly drainTimeoutMs: number,
   ) {
     super({ ...options, serializer: new WireReplySerializer() });
+    this.queue = options.queue;
+  }
+
+  /** One subscription per message pattern, in the pattern's queue group or the server's. */
+  override bindEvents(client: NatsConnection): void {
+    for (const [channel, handler] of this.getHandlers()) {
+      const queue = (handler.extras?.queue as string | undefined) ?? this.queue;
+      const callback = this.getMessageHandler(channel).bind(this) as SubscriptionOptions['callback'];
+      this.subscribed.push(client.subscribe(channel, { queue, callback }));
+    }
   }
 
   /**
@@ -67,15 +87,14 @@ export class DrainingNatsServer extends ServerNats {
   }
 
   override async close(): Promise<void> {
-    // ServerNats keeps its subscriptions private; unsubscribing them is the whole point here.
-    const own = this as unknown as { subscriptions?: { drain(): Promise<void> }[]; natsClient?: unknown };
-    if (own.natsClient) {
+    const subscriptions = this.subscribed.splice(0);
+    if (subscriptions.length > 0) {
       // drain(), not unsubscribe(): a request the server already routed here is still handled.
-      await Promise.all((own.subscriptions ?? []).map((sub) => sub.drain().catch(() => undefined)));
+      await Promise.all(subscriptions.map((sub) => sub.drain().catch(() => undefined)));
       await this.inflight.idle(this.drainTimeoutMs);
       // Replies go out on the tick after a handler settles; let them reach the server.
       await new Promise((r) => setTimeout(r, 20));
-      await this.unwrap<{ flush(): Promise<void> }>()
+      await this.unwrap<NatsConnection>()
         .flush()
         .catch(() => undefined);
     }

@@ -1,74 +1,63 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import {
-  BLOB_OPS,
+  BLOB_DATA_REPLIES,
   CHUNK_LENGTH_HEADER,
   CHUNK_RANGE_HEADER,
   blobPath,
   fromWireError,
   uploadPath,
+  type AppendUploadRequest,
   type BlobApi,
-  type BlobDeletion,
-  type CommittedPage,
   type BlobOps,
   type BlobStat,
-  type ByteRange,
   type ChunkRequest,
+  type CompleteUploadRequest,
+  type OpHandlers,
+  type OpenBlobRequest,
   type UploadStatus,
+  type WireReply,
 } from '@wharf/contracts';
 import { RegistryError } from '@wharf/oci';
 import { readReply } from './http-reply';
 import type { RpcClient } from './rpc-client';
 import { unavailable, type Upstreams } from './upstreams';
 
+/** BlobApi over the wire, and the readiness ping of the blob service. */
+export type RemoteBlobApi = BlobApi & Pick<OpHandlers<BlobOps>, 'ping'>;
+
 /**
- * BlobApi for the gateway and the metadata service: control over NATS, bytes over the blob
- * service's data port. Chunks are piped from the client's request with backpressure (the upstream
- * reads only as fast as storage takes them), and reads come back as the upstream's stream.
+ * BlobApi for the gateway and the metadata service: the control operations are BLOB_OPS over NATS
+ * (derived from the table), the bytes go over the blob service's data port. Chunks are piped from
+ * the client's request with backpressure (the upstream reads only as fast as storage takes them),
+ * and reads come back as the upstream's stream.
  */
-export class RemoteBlobApi implements BlobApi {
-  constructor(
-    private readonly rpc: RpcClient<BlobOps>,
-    private readonly http: Upstreams,
-  ) {}
+export function remoteBlobApi(rpc: RpcClient<BlobOps>, http: Upstreams): RemoteBlobApi {
+  const data = new BlobDataClient(http);
+  const ops = rpc.methods();
+  return {
+    ...ops,
+    appendUpload: (req) => data.append(req),
+    completeUpload: (req) => (req.chunk ? data.complete(req, req.chunk) : ops.completeUpload(req)),
+    openBlob: (req) => data.open(req),
+  };
+}
 
-  ping(): Promise<{ service: string }> {
-    return this.rpc.call('ping', {});
-  }
+/** The blob service's data port, as the client side of its routes (internal-http.ts). */
+class BlobDataClient {
+  constructor(private readonly http: Upstreams) {}
 
-  startUpload(repository: string): Promise<UploadStatus> {
-    return this.rpc.call('startUpload', { repository });
-  }
-
-  getUpload(repository: string, id: string): Promise<UploadStatus> {
-    return this.rpc.call('getUpload', { repository, id });
-  }
-
-  async appendUpload(repository: string, id: string, chunk: ChunkRequest): Promise<UploadStatus> {
+  async append({ repository, id, chunk }: AppendUploadRequest): Promise<UploadStatus> {
     const res = await this.send('PATCH', uploadPath(id, { repository }), chunk);
-    return this.reply(res, BLOB_OPS.startUpload.response, 'appendUpload');
+    return this.reply(res, BLOB_DATA_REPLIES.appendUpload, 'appendUpload');
   }
 
-  async completeUpload(
-    repository: string,
-    id: string,
-    digest: string,
-    chunk?: ChunkRequest,
-  ): Promise<BlobStat> {
-    if (!chunk) return this.rpc.call('completeUpload', { repository, id, digest });
+  async complete({ repository, id, digest }: CompleteUploadRequest, chunk: ChunkRequest): Promise<BlobStat> {
     const res = await this.send('PUT', uploadPath(id, { repository, digest }), chunk);
-    return this.reply(res, BLOB_OPS.completeUpload.response, 'completeUpload');
+    return this.reply(res, BLOB_DATA_REPLIES.completeUpload, 'completeUpload');
   }
 
-  async cancelUpload(repository: string, id: string): Promise<void> {
-    await this.rpc.call('cancelUpload', { repository, id });
-  }
-
-  async statBlob(digest: string): Promise<BlobStat | null> {
-    return (await this.rpc.call('statBlob', { digest })).stat;
-  }
-
-  async openBlob(digest: string, range?: ByteRange): Promise<Readable> {
+  async open({ digest, range }: OpenBlobRequest): Promise<Readable> {
     const res = await this.http.request({
       method: 'GET',
       path: blobPath(digest),
@@ -78,22 +67,6 @@ export class RemoteBlobApi implements BlobApi {
     });
     if (res.statusCode === 200 || res.statusCode === 206) return res.body;
     throw await this.failure(res);
-  }
-
-  async blobUrl(digest: string): Promise<string | null> {
-    return (await this.rpc.call('blobUrl', { digest })).url;
-  }
-
-  putBlob(digest: string, content: Buffer): Promise<BlobStat> {
-    return this.rpc.call('putBlob', { digest, content });
-  }
-
-  deleteBlob(digest: string, notCommittedAfter: Date): Promise<BlobDeletion> {
-    return this.rpc.call('deleteBlob', { digest, notCommittedAfter: notCommittedAfter.toISOString() });
-  }
-
-  listCommitted(before: Date, after: string | null, limit: number): Promise<CommittedPage> {
-    return this.rpc.call('listCommitted', { before: before.toISOString(), after, limit });
   }
 
   private async send(
@@ -118,12 +91,8 @@ export class RemoteBlobApi implements BlobApi {
     }
   }
 
-  private async reply<R>(
-    res: Dispatcher.ResponseData,
-    check: (v: unknown, p?: string) => R,
-    what: string,
-  ): Promise<R> {
-    const reply = await readReply(res, check, 'blob', what);
+  private async reply<R>(res: Dispatcher.ResponseData, wire: WireReply<R>, what: string): Promise<R> {
+    const reply = await readReply(res, wire.read, 'blob', what);
     if (reply.ok) return reply.value;
     if ('oversized' in reply) throw new RegistryError('UNKNOWN');
     throw fromWireError(reply.error);

@@ -9,6 +9,7 @@ import {
   replyOf,
   rpcPath,
   subjectOf,
+  type OpHandlers,
   type OpRequest,
   type OpResponse,
   type OpTable,
@@ -48,6 +49,15 @@ export class RpcClient<T extends OpTable> {
     this.log = new Logger(`${service}-client`);
   }
 
+  /** The table as an API: one method per operation, each a `call`. */
+  methods(): OpHandlers<T> {
+    const out: Partial<Record<keyof T & string, unknown>> = {};
+    for (const name of Object.keys(this.ops) as (keyof T & string)[]) {
+      out[name] = (req: OpRequest<T[typeof name]>) => this.call(name, req);
+    }
+    return out as OpHandlers<T>;
+  }
+
   async call<K extends keyof T & string>(name: K, req: OpRequest<T[K]>): Promise<OpResponse<T[K]>> {
     const ctx = currentContext();
     if (!ctx || !tracingEnabled()) return this.send(name, req, ctx);
@@ -75,12 +85,13 @@ export class RpcClient<T extends OpTable> {
   ): Promise<OpResponse<T[K]>> {
     const subject = subjectOf(this.prefix, this.service, name);
     // Nest's NATS transport reads { pattern, data, id }; an id makes it a request, not an event.
-    const packet = encodeWire({ pattern: subject, data: req, id: randomUUID() });
+    const data = this.ops[name].writeRequest(req);
+    const packet = encodeWire({ pattern: subject, data, id: randomUUID() });
     if (Buffer.byteLength(packet) <= MAX_PAYLOAD_BYTES) {
       const reply = await this.overNats(name, subject, packet, ctx);
       if (reply.ok || !('oversized' in reply)) return this.unwrap(reply);
     }
-    return this.unwrap(await this.overHttp(name, req));
+    return this.unwrap(await this.overHttp(name, data));
   }
 
   private async overNats<K extends keyof T & string>(
@@ -113,13 +124,13 @@ export class RpcClient<T extends OpTable> {
 
   private async overHttp<K extends keyof T & string>(
     name: K,
-    req: OpRequest<T[K]>,
+    data: unknown,
   ): Promise<Reply<OpResponse<T[K]>>> {
     const res = await this.http.request({
       method: 'POST',
       path: rpcPath(this.service, name),
       headers: { 'content-type': 'application/json' },
-      body: encodeWire(req),
+      body: encodeWire(data),
     });
     return readReply(
       res,

@@ -49,8 +49,8 @@ async function run<T extends OpTable>(
     return { ok: false, error: INTERNAL_ERROR };
   }
   try {
-    const handler = handlers[name as keyof T] as (req: never) => Promise<unknown>;
-    return { ok: true, value: await handler(request) };
+    const value = await (handlers[name as keyof T] as (req: never) => Promise<unknown>)(request);
+    return { ok: true, value: op.writeResponse(value) };
   } catch (e) {
     if (e instanceof RegistryError) return { ok: false, error: e.toJSON() };
     // The caller's edge answers it as 503, which clients retry (the all-in-one maps it the same way).

@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { exportSigningKeyPem, generateSigningKey } from '@wharf/oci';
+import { exportSigningKeyPem, generateSigningKey } from '@wharf/schema1';
 
 const ROOT = join(__dirname, '../../../..');
 const SECONDS = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 10;

@@ -2,6 +2,7 @@
  * GET /v2/ and blob reads and deletes: GET / HEAD / DELETE /v2/<name>/blobs/<digest>
  * (PROTOCOL.md §2.1, §2.2).
  */
+import { createHash } from 'node:crypto';
 import { startTestRegistry, type TestRegistry } from '../support/registry';
 import {
   EMPTY_BLOB_DIGEST,
@@ -10,6 +11,7 @@ import {
   expectHeadError,
   randomBlob,
   sha256,
+  withQuery,
 } from './support/client';
 
 describe('blobs', () => {
@@ -103,6 +105,21 @@ describe('blobs', () => {
       expect(res.status).toBe(200);
       expect(res.header('content-length')).toBe(String(big.length));
       expect(sha256(res.body)).toBe(d);
+    });
+
+    it('a sha512 digest is a digest: unknown blobs are 404 BLOB_UNKNOWN, uploads under it 400', async () => {
+      const data = randomBlob(4096);
+      const d = `sha512:${createHash('sha512').update(data).digest('hex')}`;
+      expectError(await client.get(`/v2/${repo}/blobs/${d}`), 404, 'BLOB_UNKNOWN');
+      expectHeadError(await client.head(`/v2/${repo}/blobs/${d}`), 404);
+      expectError(await client.get(`/v2/${repo}/blobs/${d}`, { Range: 'bytes=0-9' }), 404, 'BLOB_UNKNOWN');
+      // Content is stored under sha256; an upload committed under another algorithm is refused.
+      const session = await client.post(`/v2/${repo}/blobs/uploads/`);
+      expect(session.status).toBe(202);
+      const put = await client.put(withQuery(session.location, { digest: d }), data, {
+        'Content-Type': 'application/octet-stream',
+      });
+      expectError(put, 400, 'DIGEST_INVALID');
     });
 
     it('the empty blob is served with Content-Length 0', async () => {

@@ -6,20 +6,17 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig, requireCluster, type ClusterRole } from '@wharf/config';
+import { CONFIG_KEYS, loadConfig, requireCluster, type ClusterRole, type KeySpec } from '@wharf/config';
 
 const ROOT = join(__dirname, '../../../..');
 type Env = Record<string, string>;
 
-/** Every WHARF_* key the config library reads, taken from its source. */
-function keysTheConfigReads(): Set<string> {
-  const dir = join(ROOT, 'libs/config/src');
-  const keys = new Set<string>();
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'))) {
-    for (const m of readFileSync(join(dir, file), 'utf8').matchAll(/'(WHARF_[A-Z0-9_]+)'/g)) keys.add(m[1]);
-  }
-  return keys;
-}
+/** Credentials: they belong in a Secret, never in a ConfigMap. */
+const SECRET = new Set(
+  Object.entries(CONFIG_KEYS as Record<string, KeySpec>)
+    .filter(([, spec]) => spec.secret)
+    .map(([key]) => key),
+);
 
 function roleOf(args: unknown): ClusterRole | 'migrate' | undefined {
   const m = /dist\/apps\/(gateway|metadata|blob|migrate)\/src\/main\.js/.exec(JSON.stringify(args ?? ''));
@@ -34,7 +31,8 @@ function expectValid(what: string, role: ClusterRole | 'migrate', env: Env): voi
   if (role !== 'migrate') requireCluster(config.cluster, role);
 }
 
-const KNOWN = keysTheConfigReads();
+/** Every WHARF_* key the config library reads, as it declares them. */
+const KNOWN = new Set(Object.keys(CONFIG_KEYS));
 
 /** `# WHARF_X: value` lines: examples a reader uncomments, so they must be right as they stand. */
 function commentedExamples(file: string): Env {
@@ -95,10 +93,8 @@ describe('deployment files', () => {
       const eventKeys = [...KNOWN].filter((k) => k.startsWith('WHARF_EVENTS_')).sort();
       expect(eventKeys.length).toBeGreaterThan(5);
       const shown = Object.keys(examples).filter((k) => k.startsWith('WHARF_EVENTS_'));
-      // The headers may hold a secret; the ConfigMap points to secret.yaml for it instead.
-      const expected = file.startsWith('k8s/')
-        ? eventKeys.filter((k) => k !== 'WHARF_EVENTS_WEBHOOK_HEADERS')
-        : eventKeys;
+      // The ConfigMap points to secret.yaml for a secret (the headers) instead.
+      const expected = file.startsWith('k8s/') ? eventKeys.filter((k) => !SECRET.has(k)) : eventKeys;
       expect(shown.sort()).toEqual(expected);
       expect(Object.keys(examples).filter((k) => !KNOWN.has(k))).toEqual([]);
       const events = loadConfig({ WHARF_DATA_DIR: '/tmp/wharf-deploy', ...examples }).events;
@@ -144,6 +140,13 @@ describe('deployment files', () => {
           .map((s) => s.metadata.name)
           .sort(),
       ).toEqual(['minio', 'nats', 'postgres']);
+    });
+
+    it('keeps secrets out of ConfigMaps', () => {
+      const inConfigMaps = [...configMaps.values()].flatMap((data) => Object.keys(data ?? {}));
+      expect(inConfigMaps.length).toBeGreaterThan(5);
+      expect(inConfigMaps.filter((k) => SECRET.has(k))).toEqual([]);
+      expect(SECRET).toContain('WHARF_INTERNAL_TOKEN');
     });
 
     it('gives every Wharf container an environment it accepts, with only keys Wharf reads', () => {

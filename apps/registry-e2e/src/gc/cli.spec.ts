@@ -110,10 +110,12 @@ describe('wharf gc (admin CLI)', () => {
     const blobs = r.running.app.get<BlobApi>(BLOB_API);
     // What a gateway that went away between the blob commit and the link leaves behind.
     const data = randomBlob(7000);
-    const session = await blobs.startUpload('cli/unlinked');
-    const { digest } = await blobs.completeUpload('cli/unlinked', session.id, sha256(data), {
-      body: Readable.from([data]),
-      length: data.length,
+    const session = await blobs.startUpload({ repository: 'cli/unlinked' });
+    const { digest } = await blobs.completeUpload({
+      repository: 'cli/unlinked',
+      id: session.id,
+      digest: sha256(data),
+      chunk: { body: Readable.from([data]), length: data.length },
     });
     await sleep(r.delayMs + 100);
 

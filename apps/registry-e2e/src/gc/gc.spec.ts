@@ -162,10 +162,15 @@ describe('online garbage collection', () => {
     // What a gateway that went away between the blob commit and the link leaves: bytes and a
     // blob record, and no repository link, so no review was ever queued for them.
     const commitUnlinked = async (data: Buffer): Promise<string> => {
-      const session = await blobs.startUpload('gc/unlinked');
+      const session = await blobs.startUpload({ repository: 'gc/unlinked' });
       const body = Readable.from([data]);
       return (
-        await blobs.completeUpload('gc/unlinked', session.id, sha256(data), { body, length: data.length })
+        await blobs.completeUpload({
+          repository: 'gc/unlinked',
+          id: session.id,
+          digest: sha256(data),
+          chunk: { body, length: data.length },
+        })
       ).digest;
     };
     const recorded = async (digest: string) =>

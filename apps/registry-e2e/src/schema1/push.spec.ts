@@ -1,7 +1,7 @@
 import { createPublicKey, randomBytes, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateSigningKey, goJsonIndent, signSchema1 } from '@wharf/oci';
+import { generateSigningKey, goJsonIndent, signSchema1 } from '@wharf/schema1';
 import {
   MT,
   getManifest,

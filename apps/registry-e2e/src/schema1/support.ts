@@ -2,7 +2,7 @@
  * Helpers for the schema1 e2e tests: raw HTTP (node:http, so a request can carry no Accept at all:
  * fetch always adds `Accept: *\/*`), pushes that work against Wharf and Distribution 2.8 alike
  * (POST then PUT: Distribution ignores a digest on POST), and a JWS verifier written from the
- * libtrust format description alone, sharing no code with libs/oci.
+ * libtrust format description alone, sharing no code with libs/schema1.
  */
 import { createHash, createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -15,7 +15,7 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { connect as natsConnect } from 'nats';
 import { join } from 'node:path';
-import { exportSigningKeyPem, generateSigningKey } from '@wharf/oci';
+import { exportSigningKeyPem, generateSigningKey } from '@wharf/schema1';
 import { startS3TestServer, type S3TestServer } from '@wharf/storage/testing';
 import { createTestDatabase } from './in-process';
 import { freePort } from './process';

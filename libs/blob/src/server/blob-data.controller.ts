@@ -1,23 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Controller, Get, Inject, Logger, Patch, Put, Req, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Param, Patch, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   BLOB_API,
   CHUNK_LENGTH_HEADER,
   CHUNK_RANGE_HEADER,
   INTERNAL_ERROR,
-  WRITE_TO,
   blobStatToWire,
+  copyBlob,
   uploadStatusToWire,
   type BlobApi,
   type ByteRange,
   type ChunkRequest,
   type Reply,
-  type WritesTo,
 } from '@wharf/contracts';
-import { RegistryError } from '@wharf/oci';
+import { RegistryError, parseContentRange, parseResolvedRange } from '@wharf/oci';
 import { INTERNAL_SERVER, hasInternalToken, sendJson, type InternalServer } from '@wharf/transport';
 
 const log = new Logger('blob-data');
@@ -25,7 +22,8 @@ const log = new Logger('blob-data');
 /**
  * The blob service's data port: upload chunks in, blob bytes out, streamed with backpressure
  * between the gateway's connection and storage. Only callers holding WHARF_INTERNAL_TOKEN get in;
- * the gateway has already checked the client's access to the repository.
+ * the gateway has already checked the client's access to the repository. The routes take their
+ * parameters from Fastify; the request and response stay Node's, so bytes never pass through it.
  */
 @Controller('internal/blob')
 export class BlobDataController {
@@ -35,29 +33,47 @@ export class BlobDataController {
   ) {}
 
   @Patch('uploads/:id')
-  append(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return this.serve(req, reply, async (raw, url) => {
-      const repository = required(url, 'repository');
-      const status = await this.blobs.appendUpload(repository, uploadId(url), chunkOf(raw));
+  append(
+    @Param('id') id: string,
+    @Query('repository') repository: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.serve(req, reply, async (raw) => {
+      const status = await this.blobs.appendUpload({
+        repository: required('repository', repository),
+        id,
+        chunk: chunkOf(raw),
+      });
       return uploadStatusToWire(status);
     });
   }
 
   @Put('uploads/:id')
-  complete(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return this.serve(req, reply, async (raw, url) => {
-      const stat = await this.blobs.completeUpload(
-        required(url, 'repository'),
-        uploadId(url),
-        required(url, 'digest'),
-        chunkOf(raw),
-      );
+  complete(
+    @Param('id') id: string,
+    @Query('repository') repository: unknown,
+    @Query('digest') digest: unknown,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    return this.serve(req, reply, async (raw) => {
+      const stat = await this.blobs.completeUpload({
+        repository: required('repository', repository),
+        id,
+        digest: required('digest', digest),
+        chunk: chunkOf(raw),
+      });
       return blobStatToWire(stat);
     });
   }
 
   @Get('blobs/:digest')
-  read(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  read(
+    @Param('digest') digest: string,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
     reply.hijack();
     const raw = req.raw;
     const res = reply.raw;
@@ -66,9 +82,8 @@ export class BlobDataController {
       let stream;
       let range: ByteRange | undefined;
       try {
-        const url = urlOf(raw);
         range = rangeOf(raw.headers.range);
-        stream = await this.blobs.openBlob(decodeURIComponent(url.pathname.split('/').pop() ?? ''), range);
+        stream = await this.blobs.openBlob({ digest, range });
       } catch (e) {
         return sendError(res, e);
       }
@@ -76,9 +91,7 @@ export class BlobDataController {
       try {
         // As the gateway does for the all-in-one: a filesystem blob copies itself through reused
         // buffers, where a pipe would allocate (and collect) a fresh MiB per chunk.
-        const direct = (stream as Readable & Partial<WritesTo>)[WRITE_TO];
-        if (direct) await direct.call(stream, res);
-        else await pipeline(stream, res);
+        await copyBlob(stream, res);
       } catch {
         // A reader that went away, or storage that failed mid-stream: cutting the response is how
         // the gateway (and so its client) learns the bytes are incomplete.
@@ -90,7 +103,7 @@ export class BlobDataController {
   private serve(
     req: FastifyRequest,
     reply: FastifyReply,
-    work: (raw: IncomingMessage, url: URL) => Promise<unknown>,
+    work: (raw: IncomingMessage) => Promise<unknown>,
   ): Promise<void> {
     reply.hijack();
     const raw = req.raw;
@@ -101,7 +114,7 @@ export class BlobDataController {
         return sendJson(res, 401, unauthorized());
       }
       try {
-        const value = await work(raw, urlOf(raw));
+        const value = await work(raw);
         sendJson(res, 200, { ok: true, value } satisfies Reply<unknown>);
       } catch (e) {
         // The gateway hung up (its client did, or it died): nobody is left to answer.
@@ -117,18 +130,9 @@ export class BlobDataController {
   }
 }
 
-function urlOf(req: IncomingMessage): URL {
-  return new URL(req.url ?? '/', 'http://internal');
-}
-
-function required(url: URL, key: string): string {
-  const v = url.searchParams.get(key);
-  if (v === null) throw new RegistryError('UNKNOWN', `internal request without ${key}`);
-  return v;
-}
-
-function uploadId(url: URL): string {
-  return decodeURIComponent(url.pathname.split('/').pop() ?? '');
+function required(key: string, value: unknown): string {
+  if (typeof value !== 'string') throw new RegistryError('UNKNOWN', `internal request without ${key}`);
+  return value;
 }
 
 /** The client's Content-Range and Content-Length as the gateway passed them on. */
@@ -136,10 +140,9 @@ function chunkOf(req: IncomingMessage): ChunkRequest {
   const range = req.headers[CHUNK_RANGE_HEADER];
   const length = req.headers[CHUNK_LENGTH_HEADER];
   let parsed: ByteRange | undefined;
-  if (typeof range === 'string') {
-    const m = /^(\d{1,15})-(\d{1,15})$/.exec(range);
-    if (!m) throw new RegistryError('UNKNOWN', `malformed ${CHUNK_RANGE_HEADER}`);
-    parsed = { start: Number(m[1]), end: Number(m[2]) };
+  if (range !== undefined) {
+    parsed = typeof range === 'string' ? (parseContentRange(range) ?? undefined) : undefined;
+    if (!parsed) throw new RegistryError('UNKNOWN', `malformed ${CHUNK_RANGE_HEADER}`);
   }
   if (length !== undefined && (typeof length !== 'string' || !/^\d{1,15}$/.test(length)))
     throw new RegistryError('UNKNOWN', `malformed ${CHUNK_LENGTH_HEADER}`);
@@ -148,9 +151,9 @@ function chunkOf(req: IncomingMessage): ChunkRequest {
 
 function rangeOf(header: string | undefined): ByteRange | undefined {
   if (header === undefined) return undefined;
-  const m = /^bytes=(\d{1,15})-(\d{1,15})$/.exec(header);
-  if (!m || Number(m[2]) < Number(m[1])) throw new RegistryError('UNKNOWN', 'malformed internal Range');
-  return { start: Number(m[1]), end: Number(m[2]) };
+  const range = parseResolvedRange(header);
+  if (!range) throw new RegistryError('UNKNOWN', 'malformed internal Range');
+  return range;
 }
 
 function unauthorized(): Reply<never> {

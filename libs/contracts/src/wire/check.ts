@@ -69,14 +69,6 @@ export function literal<T extends string>(value: T): Check<T> {
   };
 }
 
-export function oneOf<T extends string>(values: readonly T[]): Check<T> {
-  return (v, path = '') => {
-    if (typeof v !== 'string' || !(values as readonly string[]).includes(v))
-      throw new WireFormatError(path, `one of ${values.join(', ')}`);
-    return v as T;
-  };
-}
-
 export function opt<T>(check: Check<T>): OptionalCheck<T> {
   const f = (v: unknown, path?: string): T | undefined => (v === undefined ? undefined : check(v, path));
   return Object.assign(f, { optional: true as const });

@@ -1,12 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
+import {
+  ANONYMOUS,
+  AuthRuntime,
+  CATALOG_RESOURCE,
+  UNRESTRICTED,
+  covers,
+  isAnonymousBasic,
+  parseBearer,
+  type Action,
+  type Authorizer,
+  type Caller,
+  type LoginResult,
+  type RequestAccess,
+} from '@wharf/auth';
 import { isValidRepositoryName } from '@wharf/oci';
 import type { Exchange } from '../http/exchange';
 import type { Route } from '../router';
-import { CATALOG_RESOURCE, covers, type Action } from './access';
-import { AuthRuntime, isAnonymousBasic, parseBearer, type LoginResult } from './auth-runtime';
-import { ANONYMOUS, type Authorizer, type Caller } from './authorizer';
 import { denied, tooManyRequests, unauthorized, type Need } from './challenge';
-import { UNRESTRICTED, type RequestAccess } from './request-access';
 
 /**
  * The one place a /v2 request is authenticated and authorised, before it is routed (PROTOCOL.md

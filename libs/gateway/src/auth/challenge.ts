@@ -1,6 +1,5 @@
+import { accessRecords, type AuthRuntime } from '@wharf/auth';
 import type { Exchange } from '../http/exchange';
-import { accessRecords } from './access';
-import type { AuthRuntime } from './auth-runtime';
 
 /** What a request needs, for the challenge's `scope` and the 401 body's access records. */
 export interface Need {

@@ -1,11 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  ANONYMOUS,
+  AuthRuntime,
+  formatScope,
+  isAnonymousBasic,
+  parseScopes,
+  type AccessEntry,
+  type Caller,
+  type LoginResult,
+} from '@wharf/auth';
 import { Exchange } from '../http/exchange';
-import type { AccessEntry } from './access';
-import { AuthRuntime, isAnonymousBasic, type LoginResult } from './auth-runtime';
-import { ANONYMOUS, type Caller } from './authorizer';
 import { basicChallenge, tooManyRequests } from './challenge';
-import { formatScope, parseScopes } from './scope';
 
 const MAX_FORM_BYTES = 64 * 1024;
 /** Tokens are credentials: no cache on the way may keep them. */

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { BLOB_API, METADATA_API, type BlobApi, type MetadataApi } from '@wharf/contracts';
-import { RegistryError, parseRange } from '@wharf/oci';
+import { RegistryError, methodNotAllowed, parseRange } from '@wharf/oci';
+import { etagMatches } from '../http/conditional';
 import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
-import { etagMatches, methodNotAllowed, requireDigest } from './names';
+import { requireDigest } from './names';
 import { SmallBlobCache } from './small-blobs';
 
 /** True when a blob GET may answer 307 to a URL of the store (WHARF_S3_REDIRECT). */
@@ -64,15 +65,15 @@ export class BlobsHandler {
     // HEAD stays here (above), where it has the digest header and costs no hop. The client sends
     // its Range again to the store, which answers it; a 416 was already decided above.
     if (!this.redirect && this.small.holds(link.size)) {
-      const bytes = await this.small.get(digest, link.size, () => this.blobs.openBlob(digest));
+      const bytes = await this.small.get(digest, link.size, () => this.blobs.openBlob({ digest }));
       const body = range ? bytes.subarray(range.start, range.end + 1) : bytes;
       return x.send(range ? 206 : 200, { ...headers, ...rangeHeaders, 'Content-Length': length }, body);
     }
-    const location = this.redirect ? await this.blobs.blobUrl(digest) : null;
+    const location = this.redirect ? await this.blobs.blobUrl({ digest }) : null;
     if (location) {
       return x.send(307, { Location: location, 'Docker-Content-Digest': digest, 'Content-Length': 0 });
     }
-    const stream = await this.blobs.openBlob(digest, range ?? undefined);
+    const stream = await this.blobs.openBlob({ digest, range: range ?? undefined });
     await x.stream(range ? 206 : 200, { ...headers, ...rangeHeaders, 'Content-Length': length }, stream);
   }
 }

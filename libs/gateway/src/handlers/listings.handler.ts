@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { UNRESTRICTED, visiblePage, type RequestAccess } from '@wharf/auth';
 import { METADATA_API, type MetadataApi } from '@wharf/contracts';
-import { MT_OCI_INDEX, parsePageSize } from '@wharf/oci';
-import { UNRESTRICTED, type RequestAccess } from '../auth/request-access';
-import { visiblePage } from '../auth/visible-page';
+import { MT_OCI_INDEX, methodNotAllowed, parsePageSize } from '@wharf/oci';
 import type { Exchange } from '../http/exchange';
-import { methodNotAllowed, requireDigest } from './names';
+import { requireDigest } from './names';
 
 /** Largest page a client can ask for; bigger `n` is clamped and continued with a Link. */
 export const MAX_PAGE = 10_000;

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { METADATA_API, type MetadataApi } from '@wharf/contracts';
-import { RegistryError, looksLikeDigest, parseReference } from '@wharf/oci';
+import { RegistryError, looksLikeDigest, methodNotAllowed, parseReference } from '@wharf/oci';
 import { readLimitedBody } from '../http/body';
+import { etagMatches } from '../http/conditional';
 import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
-import { etagMatches, methodNotAllowed } from './names';
 
 /** GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference> */
 @Injectable()

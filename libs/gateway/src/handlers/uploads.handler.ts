@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { UNRESTRICTED, type RequestAccess } from '@wharf/auth';
 import {
   BLOB_API,
   METADATA_API,
@@ -10,14 +11,14 @@ import {
 import {
   RegistryError,
   isValidRepositoryName,
+  methodNotAllowed,
   parseContentRange,
   parseDigest,
   requireUploadId,
 } from '@wharf/oci';
-import { UNRESTRICTED, type RequestAccess } from '../auth/request-access';
 import { eventContext } from '../http/event-context';
 import type { Exchange } from '../http/exchange';
-import { methodNotAllowed, requireDigest } from './names';
+import { requireDigest } from './names';
 
 /** POST /v2/<name>/blobs/uploads/ and GET / HEAD / PATCH / PUT / DELETE on an upload session. */
 @Injectable()
@@ -46,21 +47,26 @@ export class UploadsHandler {
     if (digest !== null && mount === null) {
       requireDigest(digest);
       // Single-request monolithic upload: the body is the whole blob.
-      const session = await this.blobs.startUpload(name);
+      const session = await this.blobs.startUpload({ repository: name });
       let blob;
       try {
-        blob = await this.blobs.completeUpload(name, session.id, digest, this.chunk(x, false));
+        blob = await this.blobs.completeUpload({
+          repository: name,
+          id: session.id,
+          digest,
+          chunk: this.chunk(x, false),
+        });
       } catch (e) {
         // The client never learnt this session's id, so nobody could resume or cancel it: without
         // this, a failed single POST (unsupported algorithm, short body) leaves bytes behind until
         // the TTL purge. A digest mismatch has already discarded it, hence the ignored failure.
-        await this.blobs.cancelUpload(name, session.id).catch(() => undefined);
+        await this.blobs.cancelUpload({ repository: name, id: session.id }).catch(() => undefined);
         throw e;
       }
       await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
       return this.created(x, name, blob.digest);
     }
-    const session = await this.blobs.startUpload(name);
+    const session = await this.blobs.startUpload({ repository: name });
     return this.session(x, 202, session);
   }
 
@@ -70,22 +76,32 @@ export class UploadsHandler {
     switch (x.method) {
       case 'GET':
       case 'HEAD':
-        return this.session(x, 204, await this.blobs.getUpload(name, requireUploadId(id)));
+        return this.session(
+          x,
+          204,
+          await this.blobs.getUpload({ repository: name, id: requireUploadId(id) }),
+        );
       case 'PATCH': {
         const chunk = this.chunk(x, true);
-        return this.session(x, 202, await this.blobs.appendUpload(name, requireUploadId(id), chunk));
+        const status = await this.blobs.appendUpload({ repository: name, id: requireUploadId(id), chunk });
+        return this.session(x, 202, status);
       }
       case 'PUT': {
         const digest = x.query.get('digest');
         if (digest === null) throw new RegistryError('DIGEST_INVALID', 'digest missing', { id });
         requireDigest(digest);
         const chunk = x.hasBody() ? this.chunk(x, true) : undefined;
-        const blob = await this.blobs.completeUpload(name, requireUploadId(id), digest, chunk);
+        const blob = await this.blobs.completeUpload({
+          repository: name,
+          id: requireUploadId(id),
+          digest,
+          chunk,
+        });
         await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
         return this.created(x, name, blob.digest);
       }
       case 'DELETE':
-        await this.blobs.cancelUpload(name, requireUploadId(id));
+        await this.blobs.cancelUpload({ repository: name, id: requireUploadId(id) });
         return x.send(204, { 'Docker-Upload-UUID': id });
       default:
         throw methodNotAllowed(x.method);

@@ -1,7 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { WRITE_TO, type WritesTo } from '@wharf/contracts';
+import { copyBlob } from '@wharf/contracts';
 import { isDatabaseUnavailable } from '@wharf/database';
 import { ERROR_CODES, RegistryError } from '@wharf/oci';
 
@@ -94,9 +93,7 @@ export class Exchange {
     }
     try {
       // A filesystem blob copies itself through reused buffers (no garbage per byte); others pipe.
-      const direct = (body as Readable & Partial<WritesTo>)[WRITE_TO];
-      if (direct) await direct.call(body, this.res);
-      else await pipeline(body, this.res);
+      await copyBlob(body, this.res);
     } catch {
       body.destroy();
       this.res.destroy();

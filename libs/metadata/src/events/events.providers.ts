@@ -9,7 +9,7 @@ import {
   type Provider,
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import { EVENT_OUTBOX, EventOutbox } from './outbox';
+import { EVENT_OUTBOX, EventOutbox, NO_EVENTS, type EventRecorder } from './outbox';
 import { EventRelay, type EventPublisher, type WebhookTarget } from './relay';
 
 export interface MetadataEventsOptions {
@@ -36,7 +36,7 @@ const LEFTOVER_DELIVERIES = Symbol('LEFTOVER_DELIVERIES');
 export class EventsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
   constructor(
     @Optional() @Inject(EVENT_RELAY) private readonly relay: EventRelay | null,
-    @Optional() @Inject(EVENT_OUTBOX) private readonly outbox: EventOutbox | null,
+    @Inject(EVENT_OUTBOX) private readonly outbox: EventRecorder,
     @Optional() @Inject(LEFTOVER_DELIVERIES) private readonly leftovers: EventRelay | null,
   ) {}
 
@@ -46,7 +46,7 @@ export class EventsLifecycle implements OnApplicationBootstrap, BeforeApplicatio
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    await this.outbox?.flush();
+    await this.outbox.flush();
     await this.relay?.stop();
   }
 }
@@ -70,7 +70,7 @@ export function eventProviders(dataSource: symbol, opts: MetadataEventsOptions |
     {
       provide: EVENT_OUTBOX,
       inject: [dataSource, EVENT_RELAY],
-      useFactory: (ds: DataSource, relay: EventRelay | null) =>
+      useFactory: (ds: DataSource, relay: EventRelay | null): EventRecorder =>
         relay && opts
           ? new EventOutbox(ds, {
               source: { addr: opts.sourceAddr ?? hostname(), instanceID: randomUUID() },
@@ -79,7 +79,7 @@ export function eventProviders(dataSource: symbol, opts: MetadataEventsOptions |
               // After the caller's commit, not inside it: a tick later the rows are visible.
               onRecorded: () => setTimeout(() => relay.wake(), 5).unref(),
             })
-          : null,
+          : NO_EVENTS,
     },
     EventsLifecycle,
   ];

@@ -1,12 +1,24 @@
 import { Logger } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
 import type { EventAction, EventContext, EventTarget, RegistryEvent } from '@wharf/contracts';
+import type { Queryable } from '@wharf/database';
+import { insertEvents } from '../store';
 import { newEvent, type EventSource } from './envelope';
 
 export const EVENT_OUTBOX = Symbol('EVENT_OUTBOX');
 
-/** Anything that runs SQL: the change's own transaction (EntityManager) or the pool (DataSource). */
-export interface Sql {
-  query(sql: string, params?: unknown[]): Promise<unknown>;
+/** The write side of events as the services see it: the outbox, or NO_EVENTS when events are off. */
+export interface EventRecorder {
+  /**
+   * False for NO_EVENTS. Then there is nothing to build or record, and a change needs no
+   * transaction of its own for its events (see inChange).
+   */
+  readonly enabled: boolean;
+  event(action: EventAction, target: EventTarget, ctx: EventContext | undefined): RegistryEvent;
+  /** Inside the change's transaction: the events commit or roll back with it. */
+  record(tx: Queryable, events: RegistryEvent[]): Promise<void>;
+  pull(target: EventTarget, ctx: EventContext): void;
+  flush(): Promise<void>;
 }
 
 export interface OutboxOptions {
@@ -27,14 +39,15 @@ const PULL_BATCH_MAX = 500;
  * a write per GET: they gather in memory and go in as one insert per batch; a crash loses at most
  * the batch not yet written.
  */
-export class EventOutbox {
+export class EventOutbox implements EventRecorder {
+  readonly enabled = true;
   private readonly log = new Logger('EventOutbox');
   private pulls: RegistryEvent[] = [];
   private timer?: NodeJS.Timeout;
   private flushing = Promise.resolve();
 
   constructor(
-    private readonly pool: Sql,
+    private readonly pool: Queryable,
     private readonly opts: OutboxOptions,
   ) {}
 
@@ -42,8 +55,7 @@ export class EventOutbox {
     return newEvent(action, target, ctx, this.opts.source);
   }
 
-  /** Inside the change's transaction: the events commit or roll back with it. */
-  async record(tx: Sql, events: RegistryEvent[]): Promise<void> {
+  async record(tx: Queryable, events: RegistryEvent[]): Promise<void> {
     if (!events.length) return;
     await insertEvents(tx, events);
     this.opts.onRecorded?.();
@@ -74,10 +86,23 @@ export class EventOutbox {
   }
 }
 
-function insertEvents(sql: Sql, events: RegistryEvent[]): Promise<unknown> {
-  return sql.query(
-    `INSERT INTO metadata.event_outbox (id, action, event)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])`,
-    [events.map((e) => e.id), events.map((e) => e.action), events.map((e) => JSON.stringify(e))],
-  );
+/** Events off (no endpoint, no publisher): nothing is recorded, and changes run as if there were no outbox. */
+export const NO_EVENTS: EventRecorder = {
+  enabled: false,
+  event: (action, target, ctx) => newEvent(action, target, ctx, { addr: '', instanceID: '' }),
+  record: async () => undefined,
+  pull: () => undefined,
+  flush: async () => undefined,
+};
+
+/**
+ * Runs a change so that the events it records commit with it: in one transaction when events are
+ * on; on the pool otherwise, where the change (one statement) needs no transaction of its own.
+ */
+export function inChange<T>(
+  ds: DataSource,
+  events: EventRecorder,
+  change: (db: Queryable) => Promise<T>,
+): Promise<T> {
+  return events.enabled ? ds.transaction((em) => change(em)) : change(ds);
 }

@@ -12,7 +12,8 @@ import type { DataSource } from 'typeorm';
 import type { RegistryEvent } from '@wharf/contracts';
 import { openMetadataDataSource } from '../metadata.module';
 import { EventOutbox } from './outbox';
-import { EventRelay, eventLag, type WebhookTarget } from './relay';
+import { eventLag } from '../store';
+import { EventRelay, type WebhookTarget } from './relay';
 
 const pgEnv = {
   ...process.env,

@@ -2,6 +2,15 @@ import { Logger } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { EVENTS_MEDIA_TYPE, type RegistryEvent } from '@wharf/contracts';
 import type { WebhookEndpoint } from '@wharf/config';
+import {
+  claimDeliveries,
+  claimUnpublished,
+  deleteDelivered,
+  deleteDeliveries,
+  dropDeliveriesExcept,
+  markPublished,
+  queueDeliveries,
+} from '../store';
 
 /** Where the relay hands events on besides webhooks: JetStream in the distributed shape. */
 export const EVENT_PUBLISHER = Symbol('EVENT_PUBLISHER');
@@ -22,8 +31,6 @@ export interface RelayOptions {
 const RELAY_BATCH = 200;
 const DELIVERY_BATCH = 20;
 const DEFAULT_POLL_MS = 500;
-/** Published events stay this long after every endpoint has them (room for inspection). */
-const RETAIN_DELIVERED = '1 hour';
 const CLEANUP_EVERY_MS = 60_000;
 
 /**
@@ -81,11 +88,9 @@ export class EventRelay {
    * events in the outbox and count as lag: they go at start, once, with a line saying how many.
    */
   async dropUnconfigured(): Promise<number> {
-    const rows: { endpoint: string; n: number }[] = await this.ds.query(
-      `WITH gone AS (
-         DELETE FROM metadata.event_deliveries WHERE NOT (endpoint = ANY($1::text[])) RETURNING endpoint
-       ) SELECT endpoint, count(*)::int AS n FROM gone GROUP BY endpoint ORDER BY endpoint`,
-      [this.opts.webhooks.map((w) => w.name)],
+    const rows = await dropDeliveriesExcept(
+      this.ds,
+      this.opts.webhooks.map((w) => w.name),
     );
     const dropped = rows.reduce((sum, r) => sum + r.n, 0);
     if (dropped)
@@ -99,26 +104,14 @@ export class EventRelay {
   async relayOnce(): Promise<number> {
     const names = this.opts.webhooks.map((w) => w.name);
     return this.ds.transaction(async (em) => {
-      const rows: { seq: string; event: RegistryEvent }[] = await em.query(
-        `SELECT seq, event FROM metadata.event_outbox WHERE published_at IS NULL
-         ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [RELAY_BATCH],
-      );
+      const rows = await claimUnpublished(em, RELAY_BATCH);
       if (!rows.length) return 0;
       // Published before the rows are marked: a crash in between publishes again, and JetStream
       // drops the duplicate by its Nats-Msg-Id.
       if (this.publisher) for (const r of rows) await this.publisher.publish(r.event);
       const seqs = rows.map((r) => r.seq);
-      if (names.length) {
-        await em.query(
-          `INSERT INTO metadata.event_deliveries (endpoint, seq)
-           SELECT e, s FROM unnest($1::text[]) e CROSS JOIN unnest($2::bigint[]) s ON CONFLICT DO NOTHING`,
-          [names, seqs],
-        );
-      }
-      await em.query(`UPDATE metadata.event_outbox SET published_at = now() WHERE seq = ANY($1::bigint[])`, [
-        seqs,
-      ]);
+      if (names.length) await queueDeliveries(em, names, seqs);
+      await markPublished(em, seqs);
       return rows.length;
     });
   }
@@ -130,12 +123,7 @@ export class EventRelay {
    */
   async deliverOnce(w: WebhookTarget): Promise<'failed' | 'more' | 'idle'> {
     return this.ds.transaction(async (em) => {
-      const rows: { seq: string; event: RegistryEvent }[] = await em.query(
-        `SELECT d.seq, o.event FROM metadata.event_deliveries d
-         JOIN metadata.event_outbox o ON o.seq = d.seq
-         WHERE d.endpoint = $1 ORDER BY d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED`,
-        [w.name, DELIVERY_BATCH],
-      );
+      const rows = await claimDeliveries(em, w.name, DELIVERY_BATCH);
       const done: string[] = [];
       let failed = false;
       for (const r of rows) {
@@ -145,12 +133,7 @@ export class EventRelay {
         }
         done.push(r.seq);
       }
-      if (done.length) {
-        await em.query(
-          `DELETE FROM metadata.event_deliveries WHERE endpoint = $1 AND seq = ANY($2::bigint[])`,
-          [w.name, done],
-        );
-      }
+      if (done.length) await deleteDeliveries(em, w.name, done);
       return failed ? 'failed' : rows.length === DELIVERY_BATCH ? 'more' : 'idle';
     });
   }
@@ -218,11 +201,7 @@ export class EventRelay {
   }
 
   private async cleanup(): Promise<number> {
-    await this.ds.query(
-      `DELETE FROM metadata.event_outbox o
-       WHERE o.published_at < now() - interval '${RETAIN_DELIVERED}'
-         AND NOT EXISTS (SELECT 1 FROM metadata.event_deliveries d WHERE d.seq = o.seq)`,
-    );
+    await deleteDelivered(this.ds);
     return 0;
   }
 
@@ -240,23 +219,4 @@ export class EventRelay {
       this.wakers.add(wake);
     });
   }
-}
-
-export interface EventLag {
-  /** Events not yet handed to every sink (outbox rows unpublished plus queued webhook deliveries). */
-  undelivered: number;
-  /** Age in seconds of the oldest of them; 0 when there are none. */
-  oldestAgeSeconds: number;
-}
-
-/** For /metrics: how far event delivery is behind. */
-export async function eventLag(ds: { query(sql: string): Promise<unknown> }): Promise<EventLag> {
-  const rows = (await ds.query(
-    `SELECT count(*)::bigint AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0) AS age FROM (
-       SELECT o.created_at FROM metadata.event_outbox o WHERE o.published_at IS NULL
-       UNION ALL
-       SELECT o.created_at FROM metadata.event_deliveries d JOIN metadata.event_outbox o ON o.seq = d.seq
-     ) pending`,
-  )) as { n: string; age: string }[];
-  return { undelivered: Number(rows[0].n), oldestAgeSeconds: Number(rows[0].age) };
 }

@@ -1,7 +1,30 @@
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { BlobApi } from '@wharf/contracts';
-import { SCHEMA1_EMPTY_LAYER_DIGEST } from '@wharf/oci';
-import { deleteManifestQueued, reviewBlobs } from './queue';
+import type { Queryable } from '@wharf/database';
+import { SCHEMA1_EMPTY_LAYER_DIGEST } from '@wharf/schema1';
+import {
+  advanceSweepCursor,
+  blobIsLinked,
+  blobIsReferenced,
+  claimBlobDeletion,
+  claimBlobReview,
+  claimManifestReview,
+  claimSweepCursor,
+  decideBlobDeletion,
+  deleteBlobDeletion,
+  deleteBlobLinks,
+  deleteBlobReview,
+  deleteManifestQueued,
+  deleteManifestReview,
+  limitLockWait,
+  lockBlobLinks,
+  lockManifest,
+  manifestIsHeld,
+  recordPass,
+  repositoryNames,
+  reviewBlobs,
+  reviewUnlinked,
+} from '../store';
 
 /** What one pass freed. */
 export interface GcPassResult {
@@ -20,7 +43,7 @@ export interface GcPassResult {
 // A collector transaction never waits long for a client's lock: it gives up and the row stays due.
 // Below Postgres's deadlock_timeout (1s), so in a lock cycle with a client it is the collector that
 // gives up, not the client's request.
-const LOCK_TIMEOUT = '500ms';
+const LOCK_TIMEOUT = '500ms' as const;
 const LOCK_FAILURES = new Set(['55P03', '40P01']); // lock_not_available, deadlock_detected
 /** Committed blobs checked for links per step of the walk (each step is one short transaction). */
 const SWEEP_PAGE = 500;
@@ -66,11 +89,7 @@ export class GcCollector {
         while (!shouldStop() && (await this.retryingLocks(step))) worked = true;
       }
     }
-    await this.ds.query(
-      `UPDATE metadata.gc_state SET last_run_at = now(), manifests_deleted = manifests_deleted + $1,
-         blobs_deleted = blobs_deleted + $2, bytes_freed = bytes_freed + $3 WHERE id = 1`,
-      [total.manifestsDeleted, total.blobsDeleted, total.bytesFreed],
-    );
+    await recordPass(this.ds, total);
     return total;
   }
 
@@ -85,19 +104,13 @@ export class GcCollector {
   }
 
   /** `touched` collects repository ids whose content the transaction removed. */
-  private async tx<T>(work: (em: EntityManager, touched: Set<string>) => Promise<T>): Promise<T> {
+  private async tx<T>(work: (tx: Queryable, touched: Set<string>) => Promise<T>): Promise<T> {
     const touched = new Set<string>();
     let names: string[] = [];
     const result = await this.ds.transaction(async (em) => {
-      await em.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+      await limitLockWait(em, LOCK_TIMEOUT);
       const out = await work(em, touched);
-      if (touched.size && this.changed) {
-        const rows: { name: string }[] = await em.query(
-          'SELECT name FROM metadata.repositories WHERE id = ANY($1::bigint[])',
-          [[...touched]],
-        );
-        names = rows.map((r) => r.name);
-      }
+      if (touched.size && this.changed) names = await repositoryNames(em, [...touched]);
       return out;
     });
     if (names.length) this.changed?.(names);
@@ -124,83 +137,52 @@ export class GcCollector {
   }
 
   private sweepUnlinkedPage(blobs: BlobApi): Promise<boolean> {
-    return this.tx(async (em) => {
-      const state: { unlinked_cursor: string | null }[] = await em.query(
-        'SELECT unlinked_cursor FROM metadata.gc_state WHERE id = 1 FOR UPDATE SKIP LOCKED',
-      );
-      if (!state.length) return false;
+    return this.tx(async (tx) => {
+      const state = await claimSweepCursor(tx);
+      if (!state) return false;
       const before = new Date(Date.now() - this.reviewDelayMs);
-      const page = await blobs.listCommitted(before, state[0].unlinked_cursor, SWEEP_PAGE);
+      const page = await blobs.listCommitted({ before, after: state.cursor, limit: SWEEP_PAGE });
       if (!page.digests.length) return false;
-      await em.query(
-        `INSERT INTO metadata.gc_blob_reviews (digest, review_after)
-         SELECT d, now() FROM unnest($1::text[]) AS d
-         WHERE NOT EXISTS (SELECT 1 FROM metadata.blob_links l WHERE l.digest = d)
-         ON CONFLICT (digest) DO NOTHING`,
-        [page.digests],
-      );
-      await em.query('UPDATE metadata.gc_state SET unlinked_cursor = $1 WHERE id = 1', [page.next]);
+      await reviewUnlinked(tx, page.digests);
+      await advanceSweepCursor(tx, page.next);
       return true;
     });
   }
 
   private reviewOneManifest(total: GcPassResult): Promise<boolean> {
-    return this.tx(async (em, touched) => {
-      const claimed: { repository_id: string; digest: string }[] = await em.query(
-        `SELECT repository_id, digest FROM metadata.gc_manifest_reviews WHERE review_after <= now()
-         ORDER BY review_after LIMIT 1 FOR UPDATE SKIP LOCKED`,
-      );
-      if (!claimed.length) return false;
-      const { repository_id: repositoryId, digest } = claimed[0];
-      // The row lock conflicts with a tag insert (FK) and a PUT's FOR SHARE check of its children,
-      // so once held, the liveness read below sees every reference that was ever going to exist.
-      const rows: { digest: string }[] = await em.query(
-        'SELECT digest FROM metadata.manifests WHERE repository_id = $1 AND digest = $2 FOR UPDATE',
-        [repositoryId, digest],
-      );
-      if (rows.length && !(await manifestIsHeld(em, repositoryId, digest))) {
-        await deleteManifestQueued(em, { repositoryId }, digest, 0);
+    return this.tx(async (tx, touched) => {
+      const claimed = await claimManifestReview(tx);
+      if (!claimed) return false;
+      const { repositoryId, digest } = claimed;
+      // Once the row lock is held, the liveness read sees every reference that was ever going to exist.
+      if (
+        (await lockManifest(tx, repositoryId, digest)) &&
+        !(await manifestIsHeld(tx, repositoryId, digest))
+      ) {
+        await deleteManifestQueued(tx, { repositoryId }, digest, 0);
         touched.add(repositoryId);
         total.manifestsDeleted++;
       }
-      await em.query('DELETE FROM metadata.gc_manifest_reviews WHERE repository_id = $1 AND digest = $2', [
-        repositoryId,
-        digest,
-      ]);
+      await deleteManifestReview(tx, repositoryId, digest);
       total.reviewed++;
       return true;
     });
   }
 
   private reviewOneBlob(total: GcPassResult): Promise<boolean> {
-    return this.tx(async (em, touched) => {
-      const claimed: { digest: string }[] = await em.query(
-        `SELECT digest FROM metadata.gc_blob_reviews WHERE review_after <= now()
-         ORDER BY review_after LIMIT 1 FOR UPDATE SKIP LOCKED`,
-      );
-      if (!claimed.length) return false;
-      const { digest } = claimed[0];
+    return this.tx(async (tx, touched) => {
+      const digest = await claimBlobReview(tx);
+      if (digest === undefined) return false;
       if (digest !== SCHEMA1_EMPTY_LAYER_DIGEST) {
-        const links: { size: string; repository_id: string }[] = await em.query(
-          'SELECT size, repository_id FROM metadata.blob_links WHERE digest = $1 FOR UPDATE',
-          [digest],
-        );
-        const referenced: unknown[] = await em.query(
-          'SELECT 1 FROM metadata.manifest_blobs WHERE blob_digest = $1 LIMIT 1',
-          [digest],
-        );
-        if (!referenced.length) {
-          await em.query('DELETE FROM metadata.blob_links WHERE digest = $1', [digest]);
-          for (const l of links) touched.add(l.repository_id);
-          const size = links.reduce((max, l) => Math.max(max, Number(l.size)), 0);
-          await em.query(
-            `INSERT INTO metadata.gc_blob_deletions (digest, size, decided_at) VALUES ($1, $2, now())
-             ON CONFLICT (digest) DO UPDATE SET decided_at = now()`,
-            [digest, size],
-          );
+        const links = await lockBlobLinks(tx, digest);
+        if (!(await blobIsReferenced(tx, digest))) {
+          await deleteBlobLinks(tx, digest);
+          for (const l of links) touched.add(l.repositoryId);
+          const size = links.reduce((max, l) => Math.max(max, l.size), 0);
+          await decideBlobDeletion(tx, digest, size);
         }
       }
-      await em.query('DELETE FROM metadata.gc_blob_reviews WHERE digest = $1', [digest]);
+      await deleteBlobReview(tx, digest);
       total.reviewed++;
       return true;
     });
@@ -210,46 +192,26 @@ export class GcCollector {
   private async deleteOneBlob(total: GcPassResult): Promise<boolean> {
     const blobs = this.blobs;
     if (!blobs) return false;
-    return this.tx(async (em) => {
-      const claimed: { digest: string; decided_at: Date }[] = await em.query(
-        `SELECT digest, decided_at FROM metadata.gc_blob_deletions ORDER BY decided_at
-         LIMIT 1 FOR UPDATE SKIP LOCKED`,
-      );
-      if (!claimed.length) return false;
-      const { digest, decided_at: decidedAt } = claimed[0];
-      const relinked: unknown[] = await em.query(
-        'SELECT 1 FROM metadata.blob_links WHERE digest = $1 LIMIT 1',
-        [digest],
-      );
+    return this.tx(async (tx) => {
+      const claimed = await claimBlobDeletion(tx);
+      if (!claimed) return false;
+      const { digest, decidedAt } = claimed;
       // A blob linked again since the decision is live again (its link queued a fresh review).
-      if (!relinked.length) {
-        const cutoff = new Date(new Date(decidedAt).getTime() - this.reviewDelayMs);
-        const result = await blobs.deleteBlob(digest, cutoff);
+      if (!(await blobIsLinked(tx, digest))) {
+        const cutoff = new Date(decidedAt.getTime() - this.reviewDelayMs);
+        const result = await blobs.deleteBlob({ digest, notCommittedAfter: cutoff });
         if (result.deleted) {
           // Not counted twice: a review the walk queued just as another pass deleted the blob.
           if (result.recorded !== false) total.blobsDeleted++;
           total.bytesFreed += result.size;
         } else {
           // Committed again recently, yet unlinked: look again once that upload had time to link it.
-          await reviewBlobs(em, [digest], this.reviewDelayMs);
+          await reviewBlobs(tx, [digest], this.reviewDelayMs);
         }
       }
-      await em.query('DELETE FROM metadata.gc_blob_deletions WHERE digest = $1', [digest]);
+      await deleteBlobDeletion(tx, digest);
       total.reviewed++;
       return true;
     });
   }
-}
-
-/** Tagged, a child of an existing index, or a referrer of an existing subject. */
-async function manifestIsHeld(em: EntityManager, repositoryId: string, digest: string): Promise<boolean> {
-  const rows: { held: boolean }[] = await em.query(
-    `SELECT EXISTS (SELECT 1 FROM metadata.tags WHERE repository_id = $1 AND manifest_digest = $2)
-         OR EXISTS (SELECT 1 FROM metadata.manifest_children WHERE repository_id = $1 AND child_digest = $2)
-         OR EXISTS (SELECT 1 FROM metadata.manifests m JOIN metadata.manifests s
-                      ON s.repository_id = m.repository_id AND s.digest = m.subject_digest
-                    WHERE m.repository_id = $1 AND m.digest = $2) AS held`,
-    [repositoryId, digest],
-  );
-  return rows[0].held;
 }

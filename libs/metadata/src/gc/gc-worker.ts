@@ -2,14 +2,13 @@ import {
   Inject,
   Injectable,
   Logger,
-  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { BLOB_API, type BlobApi } from '@wharf/contracts';
-import { METADATA_DATA_SOURCE } from '../metadata.service';
-import { METADATA_READ_CACHE, MetadataReadCache } from '../read-cache';
+import { METADATA_READ_CACHE, type MetadataCache } from '../read-cache';
+import { METADATA_DATA_SOURCE } from '../tokens';
 import { GcCollector } from './collector';
 import { GC_OPTIONS, type GcOptions } from './gc-options';
 
@@ -46,11 +45,11 @@ export class GcWorker implements OnApplicationBootstrap, BeforeApplicationShutdo
   constructor(
     @Inject(METADATA_DATA_SOURCE) ds: DataSource,
     @Inject(GC_OPTIONS) private readonly opts: GcOptions,
-    @Optional() @Inject(BLOB_API) blobs?: BlobApi,
-    @Optional() @Inject(METADATA_READ_CACHE) cache?: MetadataReadCache,
+    @Inject(BLOB_API) blobs: BlobApi,
+    @Inject(METADATA_READ_CACHE) cache: MetadataCache,
   ) {
     this.collector = new GcCollector(ds, blobs, opts.reviewDelayMs, (repositories) => {
-      for (const r of repositories) cache?.repositoryChanged(r);
+      for (const r of repositories) cache.repositoryChanged(r);
     });
   }
 

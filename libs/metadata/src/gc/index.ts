@@ -1,5 +1,5 @@
 export * from './gc-options';
 export * from './gc-worker';
-export * from './gc-stats';
 export * from './forecast';
 export * from './collector';
+export { enqueueGarbage, readGcStats, type GcStats } from '../store';

@@ -2,7 +2,8 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { METADATA_OPS } from '@wharf/contracts';
 import { INTERNAL_SERVER, createRpcController, type InternalServer } from '@wharf/transport';
-import { METADATA_DATA_SOURCE, MetadataService } from '../metadata.service';
+import { MetadataService } from '../metadata.service';
+import { METADATA_DATA_SOURCE } from '../tokens';
 import { metadataRpcHandlers } from './metadata-rpc';
 
 const METADATA_RPC_HANDLERS = Symbol('METADATA_RPC_HANDLERS');

@@ -1,10 +1,6 @@
-export {
-  parseS3Endpoint,
-  S3Driver,
-  StorageNotFoundError,
-  type S3DriverOptions,
-  type S3Endpoint,
-} from './s3.driver';
+export { S3Driver } from './s3.driver';
+export { StorageNotFoundError } from './s3-objects';
+export { parseS3Endpoint, type S3DriverOptions, type S3Endpoint } from './s3-options';
 export { S3Layout } from './s3-layout';
 export {
   PartLayout,

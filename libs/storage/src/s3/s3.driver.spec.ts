@@ -5,7 +5,8 @@ import type { UploadHandle } from '../driver';
 import { InvalidStorageKeyError } from '../errors';
 import { runBlobDriverSuite, startS3TestServer, type S3Operation, type S3TestServer } from '../testing';
 import { KiB, MiB, PartLayout } from './part-layout';
-import { parseS3Endpoint, S3Driver, type S3DriverOptions } from './s3.driver';
+import { S3Driver } from './s3.driver';
+import { parseS3Endpoint, type S3DriverOptions } from './s3-options';
 import type { S3UploadHandle } from './upload-state';
 
 let server: S3TestServer;

@@ -1,0 +1,13 @@
+export { accessRecords, covers, CATALOG_RESOURCE } from './access';
+export type { AccessEntry, Action } from './access';
+export { AUTH_CONFIG, AuthRuntime, isAnonymousBasic, parseBearer } from './auth-runtime';
+export type { LoginResult } from './auth-runtime';
+export { ANONYMOUS, Authorizer } from './authorizer';
+export type { Caller } from './authorizer';
+export { UNRESTRICTED } from './request-access';
+export type { RequestAccess } from './request-access';
+export { formatScope, parseScopes } from './scope';
+export type { SigningKey } from './signing-key';
+export type { VerifiedToken } from './tokens';
+export { visiblePage } from './visible-page';
+export type { VisiblePage } from './visible-page';

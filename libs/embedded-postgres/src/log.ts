@@ -1,0 +1,3 @@
+export type EmbeddedPostgresLogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type Log = (level: EmbeddedPostgresLogLevel, msg: string) => void;

@@ -1,0 +1,134 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DataSource } from 'typeorm';
+import type { BlobLink, EventContext, RegistryEvent } from '@wharf/contracts';
+import type { Queryable } from '@wharf/database';
+import { RegistryError } from '@wharf/oci';
+import { blobTarget } from './events/envelope';
+import { EVENT_OUTBOX, inChange, type EventRecorder } from './events/outbox';
+import { GC_OPTIONS, type GcOptions } from './gc/gc-options';
+import { METADATA_READ_CACHE, blobKey, type MetadataCache } from './read-cache';
+import type { Schema1Links } from './schema1.seam';
+import {
+  ensureRepositoryId,
+  insertBlobLink,
+  linkBlobQueued,
+  linkedBlobSize,
+  lockSomeLink,
+  mountSource,
+  protectLinkedBlob,
+  reviewBlobs,
+  unlinkBlobQueued,
+} from './store';
+import { METADATA_DATA_SOURCE } from './tokens';
+
+/** The blob side of MetadataApi: which blobs a repository links (the access boundary), and links made and removed. */
+@Injectable()
+export class BlobLinks implements Schema1Links {
+  constructor(
+    @Inject(METADATA_DATA_SOURCE) private readonly ds: DataSource,
+    @Inject(METADATA_READ_CACHE) private readonly cache: MetadataCache,
+    @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
+    @Inject(GC_OPTIONS) private readonly gc: GcOptions,
+  ) {}
+
+  async statBlob(
+    repository: string,
+    digest: string,
+    event?: EventContext,
+    options?: { head?: boolean },
+  ): Promise<BlobLink | null> {
+    const load = () => this.queryBlobLink(repository, digest);
+    const link = options?.head
+      ? await this.statForPush(repository, digest)
+      : ((await this.cache.read(repository, blobKey(repository, digest), always, load)) ?? null);
+    if (link && event && this.events.enabled)
+      this.events.pull(blobTarget(repository, digest, link.size, event), event);
+    return link;
+  }
+
+  /**
+   * A HEAD answered 200 lets a client reference the blob without uploading it: protect it from the
+   * collector first (store/gc-queue.ts), then read the link past the cache, so a collection that
+   * finished while we waited answers 404 and the client uploads instead of losing its manifest PUT.
+   */
+  private async statForPush(repository: string, digest: string): Promise<BlobLink | null> {
+    await protectLinkedBlob(this.ds, repository, digest, this.gc.reviewDelayMs);
+    return (await this.queryBlobLink(repository, digest)) ?? null;
+  }
+
+  private async queryBlobLink(repository: string, digest: string): Promise<BlobLink | undefined> {
+    const size = await linkedBlobSize(this.ds, repository, digest);
+    return size === undefined ? undefined : { digest, size };
+  }
+
+  async linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void> {
+    const pushed = this.events.enabled
+      ? this.events.event('push', blobTarget(repository, digest, size, event), event)
+      : undefined;
+    await this.link(repository, digest, size, pushed);
+  }
+
+  /** Links a blob; with an event, records it in the same transaction. */
+  private async link(
+    repository: string,
+    digest: string,
+    size: number,
+    recorded?: RegistryEvent,
+    mount?: { from: string | null },
+  ): Promise<boolean> {
+    const delayMs = this.gc.reviewDelayMs;
+    // Every link queues the blob for GC review (uploaded or mounted is not yet referenced), taking
+    // the review row before the links: the collector's lock order (store/gc-queue.ts).
+    if (recorded || mount) {
+      const repositoryId = await ensureRepositoryId(this.ds, repository);
+      return this.ds.transaction(async (em) => {
+        await reviewBlobs(em, [digest], delayMs);
+        // A mount re-reads its source under lock: a collection of this digest that finished while
+        // we waited for the review row leaves nothing to mount.
+        if (mount && !(await lockSomeLink(em, digest, mount.from))) return false;
+        await insertBlobLink(em, repositoryId, digest, size);
+        if (recorded) await this.events.record(em, [recorded]);
+        return true;
+      });
+    }
+    // One round trip when the repository exists, as it does for every blob of a push but the first.
+    if (await linkBlobQueued(this.ds, repository, digest, size, delayMs)) return true;
+    // Repositories are never deleted, so once created the same statement finds it.
+    await ensureRepositoryId(this.ds, repository);
+    await linkBlobQueued(this.ds, repository, digest, size, delayMs);
+    return true;
+  }
+
+  async unlinkBlob(repository: string, digest: string, event?: EventContext): Promise<void> {
+    const remove = async (db: Queryable): Promise<boolean> => {
+      // GC: without this link the bytes may be referenced by nothing.
+      const deleted = await unlinkBlobQueued(db, repository, digest, this.gc.reviewDelayMs);
+      if (deleted && this.events.enabled)
+        await this.events.record(db, [this.events.event('delete', { digest, repository }, event)]);
+      return deleted;
+    };
+    const deleted = await inChange(this.ds, this.events, remove).finally(() =>
+      this.cache.blobUnlinked(repository, digest),
+    );
+    if (!deleted) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
+  }
+
+  async mountBlob(
+    repository: string,
+    digest: string,
+    from?: string,
+    event?: EventContext,
+  ): Promise<BlobLink | null> {
+    const source = await mountSource(this.ds, digest, from ?? null);
+    if (!source) return null;
+    const { size } = source;
+    const mounted = this.events.enabled
+      ? this.events.event('mount', blobTarget(repository, digest, size, event, source.repository), event)
+      : undefined;
+    return (await this.link(repository, digest, size, mounted, { from: from ?? null }))
+      ? { digest, size }
+      : null;
+  }
+}
+
+const always = (): boolean => true;
