@@ -25,7 +25,7 @@ import { FASTIFY_OPTIONS, GatewayModule, httpsOptions, installRegistryEdge, watc
 import { METADATA_DATA_SOURCE, MetadataModule } from '@wharf/metadata';
 import { PinoNestLogger, createLogger, observe, type Observability } from '@wharf/observability';
 import { FilesystemDriver } from '@wharf/storage';
-import { HealthModule, Lifecycle } from '@wharf/transport';
+import { HealthModule, Lifecycle, acceptBursts } from '@wharf/transport';
 import type { DataSource } from 'typeorm';
 
 export interface RunningRegistry {
@@ -129,6 +129,7 @@ export async function startRegistry(config: WharfConfig): Promise<RunningRegistr
       metricsAddr: config.metricsAddr,
       log: logger,
     });
+    acceptBursts(app, (e) => logger.warn(`extra accept descriptors unavailable: ${e.message}`));
     await app.listen(config.http.port, config.http.host);
     const stopWatchingTls = config.tls ? watchTls(server, config.tls) : undefined;
     const address = server.address() as AddressInfo;

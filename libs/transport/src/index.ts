@@ -18,3 +18,4 @@ export * from './event-publisher';
 export * from './heap';
 export * from './threadpool';
 export * from './internal-service';
+export * from './accept-fanout';

@@ -4,6 +4,7 @@ import type { DynamicModule, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { observe, type ObserveOptions } from '@wharf/observability';
+import { acceptBursts } from './accept-fanout';
 import type { Lifecycle } from './health';
 
 export interface RunningService {
@@ -43,6 +44,7 @@ export async function startService(opts: {
     app.connectMicroservice(opts.microservice, { inheritAppConfig: true });
     await app.startAllMicroservices();
   }
+  acceptBursts(app, (e) => opts.logger.warn(`extra accept descriptors unavailable: ${e.message}`));
   await app.listen(opts.http.port, opts.http.host);
   const address = app.getHttpServer().address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
