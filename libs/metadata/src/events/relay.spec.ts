@@ -115,7 +115,11 @@ describe('event outbox and relay', () => {
     try {
       const relay = new EventRelay(ds, { webhooks: [hook], pollMs: 10 });
       relay.start();
-      for (let i = 0; i < 200 && !(warned.length && received.length === 3); i++)
+      // Delivered means answered 2xx and then deleted: wait for the delete, not just the receipt.
+      const queued = async () =>
+        ((await ds.query('SELECT count(*)::int AS n FROM metadata.event_deliveries')) as { n: number }[])[0]
+          .n;
+      for (let i = 0; i < 200 && !(warned.length && received.length === 3 && (await queued()) === 0); i++)
         await new Promise((r) => setTimeout(r, 20));
       await relay.stop();
       expect(await relay.dropUnconfigured()).toBe(0);
