@@ -29,7 +29,7 @@ const MAY_USE = {
   database: ['oci'],
   'embedded-postgres': [],
   storage: ['contracts', 'oci'],
-  transport: ['config', 'contracts', 'database', 'observability', 'oci'],
+  transport: ['config', 'contracts', 'database', 'observability', 'oci', 'storage'],
   auth: ['config', 'contracts', 'oci'],
   // feature: the gateway reaches metadata and blob only through contracts
   gateway: ['auth', 'config', 'contracts', 'database', 'observability', 'oci'],

@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import type { BlobApi } from '@wharf/contracts';
 import {
   GcCollector,
+  HolderCoherence,
   enqueueGarbage,
   forecastGarbage,
   readGcStats,
@@ -42,7 +43,7 @@ export async function gcCommand(
     return { mode, stats: await readGcStats(ds), reviewDelayMs, forecast };
   }
   const queued = await enqueueGarbage(ds, reviewDelayMs);
-  const pass = await new GcCollector(ds, blobs, reviewDelayMs).runPass();
+  const pass = await new GcCollector(ds, blobs, reviewDelayMs, new HolderCoherence(ds)).runPass();
   const stats = await readGcStats(ds);
   return {
     mode,

@@ -32,8 +32,8 @@ class GatewayAppModule {
 
 /**
  * The gateway service: the same GatewayModule as the all-in-one, with METADATA_API and BLOB_API
- * bound to the remote services. It keeps no state (no tag cache either: a tag served is always the
- * one metadata holds now, so a 201 on one replica is visible on every other at once).
+ * bound to the remote services. It keeps no state a restart loses: its cache of pulls is coherent
+ * with every write (ADR 24), so a 201 on one replica is visible on every other at once.
  */
 export async function startGateway(config: WharfConfig): Promise<RunningService> {
   const cluster = requireCluster(config.cluster, 'gateway');
@@ -43,7 +43,17 @@ export async function startGateway(config: WharfConfig): Promise<RunningService>
       'is required by the gateway service: every replica must sign with one key',
     );
   const logger = createLogger(config.logLevel, 'wharf-gateway');
-  const clients = await ClusterClients.connect(cluster, 'wharf-gateway');
+  // Blob GETs read the store itself when it can (the same filesystem root as the blob services, or
+  // URLs on their S3 endpoint), and the blob services' data port otherwise (ADR 23).
+  const cacheBytes = config.cluster.gatewayCacheBytes;
+  const clients = await ClusterClients.connect(
+    cluster,
+    'wharf-gateway',
+    { storageRoot: config.storageRoot },
+    cacheBytes > 0
+      ? { maxEntries: 100_000, maxBytes: cacheBytes, pullFlushMs: config.events.pullFlushMs }
+      : undefined,
+  );
   const lifecycle = new Lifecycle();
   try {
     const service = await startService({

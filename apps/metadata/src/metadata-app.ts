@@ -7,9 +7,13 @@ import {
   ClusterClientsModule,
   HealthModule,
   JetStreamEventPublisher,
+  publishInvalidation,
   startInternalService,
   type RunningService,
 } from '@wharf/transport';
+
+/** A gateway that has not acknowledged by then is revoked, and the write waits out its lease. */
+const INVALIDATION_ACK_MS = 1000;
 
 /**
  * The metadata service: MetadataModule answering `<prefix>.metadata.*` in the "metadata" queue
@@ -40,6 +44,11 @@ export function startMetadata(config: WharfConfig): Promise<RunningService> {
               : undefined,
           },
           gc: config.gc,
+          // Every write waits until each gateway has dropped what it changed (ADR 24).
+          coherence: {
+            notify: (changes, waitFor) =>
+              publishInvalidation(clients.nats, cluster.natsPrefix, changes, waitFor, INVALIDATION_ACK_MS),
+          },
         }),
         MetadataServerModule.register({ prefix: cluster.natsPrefix, internal }),
         HealthModule.register({

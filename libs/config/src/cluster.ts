@@ -13,6 +13,8 @@ export interface ClusterConfig {
   natsToken?: string;
   natsPrefix: string;
   natsTimeoutMs: number;
+  /** WHARF_GATEWAY_CACHE_SIZE: a gateway's coherent metadata cache, in bytes; 0 turns it off. */
+  gatewayCacheBytes: number;
   internalToken?: string;
   blobUrls?: string[];
   metadataUrls?: string[];
@@ -52,6 +54,7 @@ export function loadClusterConfig(s: Settings): ClusterConfig {
     natsToken: s.get('WHARF_NATS_TOKEN'),
     natsPrefix,
     natsTimeoutMs: s.get('WHARF_NATS_TIMEOUT'),
+    gatewayCacheBytes: s.get('WHARF_GATEWAY_CACHE_SIZE'),
     internalToken,
     blobUrls: s.get('WHARF_BLOB_URL'),
     metadataUrls: s.get('WHARF_METADATA_URL'),

@@ -1,10 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
-import type { BlobLink, EventContext, RegistryEvent } from '@wharf/contracts';
+import {
+  blobUnlinked,
+  type BlobLink,
+  type BlobLinkRequest,
+  type BlobMountRequest,
+  type BlobStatRequest,
+  type BlobUnlinkRequest,
+  type RegistryEvent,
+} from '@wharf/contracts';
 import type { Queryable } from '@wharf/database';
 import { RegistryError } from '@wharf/oci';
+import { CACHE_COHERENCE, type CacheCoherence } from './coherence/cache-coherence';
 import { blobTarget } from './events/envelope';
-import { EVENT_OUTBOX, inChange, type EventRecorder } from './events/outbox';
+import { EVENT_OUTBOX, type EventRecorder } from './events/outbox';
 import { GC_OPTIONS, type GcOptions } from './gc/gc-options';
 import { METADATA_READ_CACHE, blobKey, type MetadataCache } from './read-cache';
 import type { Schema1Links } from './schema1.seam';
@@ -27,18 +36,14 @@ export class BlobLinks implements Schema1Links {
   constructor(
     @Inject(METADATA_DATA_SOURCE) private readonly ds: DataSource,
     @Inject(METADATA_READ_CACHE) private readonly cache: MetadataCache,
+    @Inject(CACHE_COHERENCE) private readonly coherence: CacheCoherence,
     @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
     @Inject(GC_OPTIONS) private readonly gc: GcOptions,
   ) {}
 
-  async statBlob(
-    repository: string,
-    digest: string,
-    event?: EventContext,
-    options?: { head?: boolean },
-  ): Promise<BlobLink | null> {
+  async statBlob({ repository, digest, event, head }: BlobStatRequest): Promise<BlobLink | null> {
     const load = () => this.queryBlobLink(repository, digest);
-    const link = options?.head
+    const link = head
       ? await this.statForPush(repository, digest)
       : ((await this.cache.read(repository, blobKey(repository, digest), always, load)) ?? null);
     if (link && event && this.events.enabled)
@@ -61,7 +66,7 @@ export class BlobLinks implements Schema1Links {
     return size === undefined ? undefined : { digest, size };
   }
 
-  async linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void> {
+  async linkBlob({ repository, digest, size, event }: BlobLinkRequest): Promise<void> {
     const pushed = this.events.enabled
       ? this.events.event('push', blobTarget(repository, digest, size, event), event)
       : undefined;
@@ -99,26 +104,25 @@ export class BlobLinks implements Schema1Links {
     return true;
   }
 
-  async unlinkBlob(repository: string, digest: string, event?: EventContext): Promise<void> {
+  async unlinkBlob({ repository, digest, event }: BlobUnlinkRequest): Promise<void> {
+    const changes = [blobUnlinked(repository, digest)];
+    let recorded: string | undefined;
     const remove = async (db: Queryable): Promise<boolean> => {
       // GC: without this link the bytes may be referenced by nothing.
       const deleted = await unlinkBlobQueued(db, repository, digest, this.gc.reviewDelayMs);
+      if (deleted) recorded = await this.coherence.record(db, changes);
       if (deleted && this.events.enabled)
         await this.events.record(db, [this.events.event('delete', { digest, repository }, event)]);
       return deleted;
     };
-    const deleted = await inChange(this.ds, this.events, remove).finally(() =>
-      this.cache.blobUnlinked(repository, digest),
-    );
+    // One transaction: the record of what changed commits with the change (ADR 24).
+    const deleted = await this.ds
+      .transaction((em) => remove(em))
+      .finally(() => this.coherence.settle(changes, recorded));
     if (!deleted) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
-  async mountBlob(
-    repository: string,
-    digest: string,
-    from?: string,
-    event?: EventContext,
-  ): Promise<BlobLink | null> {
+  async mountBlob({ repository, digest, from, event }: BlobMountRequest): Promise<BlobLink | null> {
     const source = await mountSource(this.ds, digest, from ?? null);
     if (!source) return null;
     const { size } = source;

@@ -8,3 +8,4 @@ export * from './schema1.rewriter';
 export * from './schema1-key';
 export * from './migrations';
 export * from './server/metadata-server.module';
+export * from './coherence';

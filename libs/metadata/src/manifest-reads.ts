@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type {
   Descriptor,
+  ListReferrersRequest,
   ListRequest,
   ListResult,
+  ListTagsRequest,
   ManifestGetRequest,
   ManifestResult,
 } from '@wharf/contracts';
@@ -126,7 +128,7 @@ export class ManifestReads {
     };
   }
 
-  async listTags(repository: string, page: ListRequest): Promise<ListResult> {
+  async listTags({ repository, ...page }: ListTagsRequest): Promise<ListResult> {
     const repositoryId = await listedRepositoryId(this.ds, repository);
     if (repositoryId === undefined) throw new RegistryError('NAME_UNKNOWN', undefined, { name: repository });
     const limit = page.n ?? TAGS_UNPAGED_MAX;
@@ -140,7 +142,7 @@ export class ManifestReads {
     return pageOf(await repositoryNamesPage(this.ds, textBound(page.last), limit + 1), limit);
   }
 
-  async listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+  async listReferrers({ repository, digest, artifactType }: ListReferrersRequest): Promise<Descriptor[]> {
     // No media type contains NUL, and Postgres text cannot hold one: such a filter matches nothing.
     if (artifactType?.includes('\0')) return [];
     return referrersOf(this.ds, repository, digest, artifactType ?? null);

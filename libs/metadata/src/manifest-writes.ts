@@ -2,8 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
   BLOB_API,
+  repositoryChanged,
+  tagChanged,
   type BlobApi,
-  type EventContext,
+  type ManifestDeleteRequest,
   type ManifestPutRequest,
   type ManifestPutResult,
 } from '@wharf/contracts';
@@ -21,11 +23,11 @@ import {
   parseReference,
   sha256,
 } from '@wharf/oci';
+import { CACHE_COHERENCE, type CacheCoherence } from './coherence/cache-coherence';
 import { manifestTarget } from './events/envelope';
-import { EVENT_OUTBOX, inChange, type EventRecorder } from './events/outbox';
+import { EVENT_OUTBOX, type EventRecorder } from './events/outbox';
 import { GC_OPTIONS, type GcOptions } from './gc/gc-options';
 import { configToStore } from './image-config';
-import { METADATA_READ_CACHE, type MetadataCache } from './read-cache';
 import type { Schema1Rewriter } from './schema1.seam';
 import {
   deleteManifestQueued,
@@ -49,7 +51,7 @@ export class ManifestWrites {
   constructor(
     @Inject(METADATA_DATA_SOURCE) private readonly ds: DataSource,
     @Inject(BLOB_API) private readonly blobs: BlobApi,
-    @Inject(METADATA_READ_CACHE) private readonly cache: MetadataCache,
+    @Inject(CACHE_COHERENCE) private readonly coherence: CacheCoherence,
     @Inject(SCHEMA1_REWRITER) private readonly schema1: Schema1Rewriter,
     @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
     @Inject(GC_OPTIONS) private readonly gc: GcOptions,
@@ -75,6 +77,8 @@ export class ManifestWrites {
     // Read before the transaction so no lock is held across blob I/O.
     const config = await configToStore(this.blobs, manifest);
     const delayMs = this.gc.reviewDelayMs;
+    const changes = ref.kind === 'tag' ? [tagChanged(req.repository, ref.tag)] : [];
+    let recorded: string | undefined;
 
     const stored = this.ds.transaction(async (em) => {
       // FOR SHARE keeps a concurrent blob unlink or manifest delete from slipping in between the
@@ -109,7 +113,10 @@ export class ManifestWrites {
       });
       if (blobs.length) await insertManifestBlobs(em, repositoryId, digest, blobs);
       if (children.length) await insertManifestChildren(em, repositoryId, digest, children);
-      if (ref.kind === 'tag') await putTag(em, repositoryId, ref.tag, digest);
+      if (ref.kind === 'tag') {
+        await putTag(em, repositoryId, ref.tag, digest);
+        recorded = await this.coherence.record(em, changes);
+      }
       if (this.events.enabled) {
         const described = { mediaType: manifest.mediaType, digest, size: body.length };
         const tag = ref.kind === 'tag' ? ref.tag : undefined;
@@ -117,19 +124,18 @@ export class ManifestWrites {
         await this.events.record(em, [this.events.event('push', target, req.event)]);
       }
     });
-    // Once settled (committed or not), before the 201: no read may serve the tag's old digest.
-    await stored.finally(() => ref.kind === 'tag' && this.cache.tagChanged(req.repository, ref.tag));
+    // Once settled (committed or not), before the 201: no cache anywhere may serve the tag's old
+    // digest (ADR 24).
+    await stored.finally(() => this.coherence.settle(changes, recorded));
     return { digest, ...(manifest.subject ? { subject: manifest.subject.digest } : {}) };
   }
 
-  async deleteManifest(repository: string, reference: string, event?: EventContext): Promise<void> {
+  async deleteManifest({ repository, reference, event }: ManifestDeleteRequest): Promise<void> {
     const ref = parseReference(reference);
     if (!ref) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { reference });
     // Tags and reference rows go with the manifest (ON DELETE CASCADE); a tag delete removes only the tag.
-    const invalidate = (): void =>
-      ref.kind === 'digest'
-        ? this.cache.repositoryChanged(repository)
-        : this.cache.tagChanged(repository, ref.tag);
+    const changes = [ref.kind === 'digest' ? repositoryChanged(repository) : tagChanged(repository, ref.tag)];
+    let recorded: string | undefined;
     const delayMs = this.gc.reviewDelayMs;
     const remove = async (db: Queryable): Promise<boolean> => {
       // Distribution reports each tag a manifest delete takes with it. Read without a lock, so the
@@ -141,6 +147,7 @@ export class ManifestWrites {
         ref.kind === 'digest'
           ? await deleteManifestQueued(db, { repository }, ref.digest, delayMs)
           : await deleteTagQueued(db, repository, ref.tag, delayMs);
+      if (deleted) recorded = await this.coherence.record(db, changes);
       if (deleted && this.events.enabled) {
         const targets =
           ref.kind === 'digest'
@@ -153,7 +160,9 @@ export class ManifestWrites {
       }
       return deleted;
     };
-    if (!(await inChange(this.ds, this.events, remove).finally(invalidate))) {
+    // One transaction: the record of what changed commits with the change (ADR 24).
+    const deleted = this.ds.transaction((em) => remove(em));
+    if (!(await deleted.finally(() => this.coherence.settle(changes, recorded)))) {
       throw new RegistryError(
         'MANIFEST_UNKNOWN',
         undefined,

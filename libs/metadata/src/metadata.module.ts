@@ -3,6 +3,12 @@ import type { DataSource } from 'typeorm';
 import { METADATA_API } from '@wharf/contracts';
 import { openSchemaDataSource } from '@wharf/database';
 import { BlobLinks } from './blob-links.service';
+import {
+  CACHE_COHERENCE,
+  CacheHolders,
+  coherenceProviders,
+  type MetadataCoherenceOptions,
+} from './coherence';
 import { eventProviders, type MetadataEventsOptions } from './events';
 import { GC_DEFAULTS, GC_OPTIONS, GcWorker, type GcOptions } from './gc';
 import { ManifestReads } from './manifest-reads';
@@ -27,14 +33,16 @@ export interface MetadataModuleOptions {
    */
   schema1?: Schema1Options;
   /**
-   * Caches tag and digest lookups and blob links in process. Only for a process that makes every
-   * write to this database itself (the all-in-one): see read-cache.ts.
+   * Caches tag and digest lookups and blob links in process (the all-in-one), as a cache holder
+   * that writers in other processes revoke: see read-cache.ts.
    */
   readCache?: ReadCacheOptions;
   /** Durable events (outbox, relay, webhooks); off when absent or with nowhere to send them. */
   events?: MetadataEventsOptions;
   /** Online GC: the review delay every write queues with, and the worker (when enabled). */
   gc?: GcOptions;
+  /** How writes keep the gateways' caches coherent (ADR 24). */
+  coherence?: MetadataCoherenceOptions;
 }
 
 export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<DataSource> {
@@ -77,10 +85,18 @@ export class MetadataModule implements OnApplicationShutdown {
           useValue: opts.readCache ? new MetadataReadCache(opts.readCache) : NO_READ_CACHE,
         },
         ...eventProviders(METADATA_DATA_SOURCE, opts.events),
+        ...coherenceProviders(opts.coherence),
         { provide: GC_OPTIONS, useValue: opts.gc ?? GC_DEFAULTS },
         ...(opts.gc ? [GcWorker] : []),
       ],
-      exports: [METADATA_API, MetadataService, METADATA_DATA_SOURCE, ...(opts.gc ? [GcWorker] : [])],
+      exports: [
+        METADATA_API,
+        MetadataService,
+        METADATA_DATA_SOURCE,
+        CACHE_COHERENCE,
+        CacheHolders,
+        ...(opts.gc ? [GcWorker] : []),
+      ],
     };
   }
 

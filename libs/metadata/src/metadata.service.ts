@@ -1,10 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import type {
   BlobLink,
+  BlobLinkRequest,
+  BlobMountRequest,
+  BlobStatRequest,
+  BlobUnlinkRequest,
   Descriptor,
-  EventContext,
+  ListReferrersRequest,
   ListRequest,
   ListResult,
+  ListTagsRequest,
+  ManifestDeleteRequest,
   ManifestGetRequest,
   ManifestPutRequest,
   ManifestPutResult,
@@ -32,45 +38,35 @@ export class MetadataService implements MetadataApi {
     return this.writes.putManifest(req);
   }
 
-  deleteManifest(repository: string, reference: string, event?: EventContext): Promise<void> {
-    return this.writes.deleteManifest(repository, reference, event);
+  deleteManifest(req: ManifestDeleteRequest): Promise<void> {
+    return this.writes.deleteManifest(req);
   }
 
-  listTags(repository: string, page: ListRequest): Promise<ListResult> {
-    return this.reads.listTags(repository, page);
+  listTags(req: ListTagsRequest): Promise<ListResult> {
+    return this.reads.listTags(req);
   }
 
-  listRepositories(page: ListRequest): Promise<ListResult> {
-    return this.reads.listRepositories(page);
+  listRepositories(req: ListRequest): Promise<ListResult> {
+    return this.reads.listRepositories(req);
   }
 
-  listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
-    return this.reads.listReferrers(repository, digest, artifactType);
+  listReferrers(req: ListReferrersRequest): Promise<Descriptor[]> {
+    return this.reads.listReferrers(req);
   }
 
-  statBlob(
-    repository: string,
-    digest: string,
-    event?: EventContext,
-    options?: { head?: boolean },
-  ): Promise<BlobLink | null> {
-    return this.links.statBlob(repository, digest, event, options);
+  statBlob(req: BlobStatRequest): Promise<BlobLink | null> {
+    return this.links.statBlob(req);
   }
 
-  linkBlob(repository: string, digest: string, size: number, event?: EventContext): Promise<void> {
-    return this.links.linkBlob(repository, digest, size, event);
+  linkBlob(req: BlobLinkRequest): Promise<void> {
+    return this.links.linkBlob(req);
   }
 
-  unlinkBlob(repository: string, digest: string, event?: EventContext): Promise<void> {
-    return this.links.unlinkBlob(repository, digest, event);
+  unlinkBlob(req: BlobUnlinkRequest): Promise<void> {
+    return this.links.unlinkBlob(req);
   }
 
-  mountBlob(
-    repository: string,
-    digest: string,
-    from?: string,
-    event?: EventContext,
-  ): Promise<BlobLink | null> {
-    return this.links.mountBlob(repository, digest, from, event);
+  mountBlob(req: BlobMountRequest): Promise<BlobLink | null> {
+    return this.links.mountBlob(req);
   }
 }

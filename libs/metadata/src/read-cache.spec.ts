@@ -1,4 +1,5 @@
-import { MetadataReadCache, ReadCache, blobKey, manifestKey, tagKey } from './read-cache';
+import { blobUnlinked, repositoryChanged, tagChanged } from '@wharf/contracts';
+import { MetadataReadCache, blobKey, manifestKey, tagKey } from './read-cache';
 
 const any = (): boolean => true;
 
@@ -9,7 +10,7 @@ describe('MetadataReadCache', () => {
     const load = async () => ({ digest: `d${++loads}` });
     expect(await cache.read('r', tagKey('r', 't'), any, load)).toEqual({ digest: 'd1' });
     expect(await cache.read('r', tagKey('r', 't'), any, load)).toEqual({ digest: 'd1' });
-    cache.tagChanged('r', 't');
+    cache.apply([tagChanged('r', 't')]);
     expect(await cache.read('r', tagKey('r', 't'), any, load)).toEqual({ digest: 'd2' });
     expect(loads).toBe(2);
   });
@@ -22,7 +23,7 @@ describe('MetadataReadCache', () => {
       return { digest: 'old' };
     });
     // The PUT that moved the tag commits and invalidates while the read is in flight.
-    cache.tagChanged('r', 't');
+    cache.apply([tagChanged('r', 't')]);
     release();
     expect(await slow).toEqual({ digest: 'old' });
     expect(await cache.read('r', tagKey('r', 't'), any, async () => ({ digest: 'new' }))).toEqual({
@@ -35,7 +36,7 @@ describe('MetadataReadCache', () => {
     await cache.read('r', tagKey('r', 't'), any, async () => ({ v: 1 }));
     await cache.read('r', manifestKey('r', 'sha256:a'), any, async () => ({ v: 1 }));
     await cache.read('other', tagKey('other', 't'), any, async () => ({ v: 1 }));
-    cache.repositoryChanged('r');
+    cache.apply([repositoryChanged('r')]);
     const v2 = async () => ({ v: 2 });
     expect(await cache.read('r', tagKey('r', 't'), any, v2)).toEqual({ v: 2 });
     expect(await cache.read('r', manifestKey('r', 'sha256:a'), any, v2)).toEqual({ v: 2 });
@@ -45,7 +46,7 @@ describe('MetadataReadCache', () => {
   it('forgets an unlinked blob', async () => {
     const cache = new MetadataReadCache({ maxEntries: 10, maxBytes: 1 << 20 });
     await cache.read('r', blobKey('r', 'sha256:b'), any, async () => ({ size: 1 }));
-    cache.blobUnlinked('r', 'sha256:b');
+    cache.apply([blobUnlinked('r', 'sha256:b')]);
     expect(await cache.read('r', blobKey('r', 'sha256:b'), any, async () => undefined)).toBeUndefined();
   });
 
@@ -63,18 +64,20 @@ describe('MetadataReadCache', () => {
       body: 'x',
     });
   });
-});
 
-describe('ReadCache', () => {
-  it('stays within its entry and weight bounds, oldest out first', () => {
-    const cache = new ReadCache<object>(3, 100);
-    for (let i = 0; i < 5; i++) cache.set(`k${i}`, cache.ticket('r', `k${i}`), { i }, 10);
-    expect(cache.size).toBe(3);
-    expect(cache.get('r', 'k0')).toBeUndefined();
-    expect(cache.get('r', 'k4')).toEqual({ i: 4 });
-    cache.set('big', cache.ticket('r', 'big'), { big: true }, 95);
-    expect(cache.size).toBe(1);
-    cache.set('huge', cache.ticket('r', 'huge'), { huge: true }, 101);
-    expect(cache.get('r', 'huge')).toBeUndefined();
+  it('answers from the database only while its lease is not usable, and forgets all on flush', async () => {
+    const cache = new MetadataReadCache({ maxEntries: 10, maxBytes: 1 << 20 });
+    let usable = false;
+    cache.holdWith({ usable: () => usable });
+    let loads = 0;
+    const load = async () => ({ n: ++loads });
+    await cache.read('r', tagKey('r', 't'), any, load);
+    await cache.read('r', tagKey('r', 't'), any, load);
+    expect(loads).toBe(2);
+    usable = true;
+    await cache.read('r', tagKey('r', 't'), any, load);
+    expect(await cache.read('r', tagKey('r', 't'), any, load)).toEqual({ n: 3 });
+    cache.flush();
+    expect(await cache.read('r', tagKey('r', 't'), any, load)).toEqual({ n: 4 });
   });
 });

@@ -1,116 +1,14 @@
 /**
- * An in-process cache for the metadata reads every pull makes: tag → manifest, digest → manifest
- * and the repository's blob links. It is correct only where every write to the metadata schema goes
- * through this process (the all-in-one): a write invalidates before it answers, so once the PUT that
- * moved a tag has answered 201, no read serves the old digest (DESIGN.md, read-your-writes).
- * Replicas of the distributed shape must not share a database with it enabled; see
- * docs/adr/0008-metadata-read-cache.md.
- *
- * Invalidation is by generation, not by deleting keys: every entry remembers the generations of its
- * repository and of its own key as they were *before* its database read began, and only counts while
- * both are unchanged. A read racing a write therefore never installs what it read before the write
- * committed. Generations live in fixed arrays indexed by a hash (stripes), so invalidation is O(1),
- * never walks entries and holds no memory per repository; two keys sharing a stripe only cost a miss.
+ * The all-in-one's in-process cache for the metadata reads every pull makes: tag → manifest,
+ * digest → manifest and the repository's blob links (ADR 8). Its own writes invalidate it before
+ * they answer; writes made by other processes on the same database (the admin CLI's `gc run`)
+ * reach it through its lease (ADR 24): it is a cache holder like a gateway, and a writer that cannot
+ * notify it revokes it and waits out its lease, after which it flushes before answering again.
  */
-const STRIPES = 1 << 12;
+import type { CacheChange } from '@wharf/contracts';
+import { GenerationCache, invalidate, type CacheLease } from '@wharf/transport';
 
-interface Entry<V> {
-  value: V;
-  weight: number;
-  repoGen: number;
-  keyGen: number;
-}
-
-/** Generations read before a database lookup, to be handed back with its result. */
-export interface Ticket {
-  repoStripe: number;
-  keyStripe: number;
-  repoGen: number;
-  keyGen: number;
-}
-
-export class ReadCache<V> {
-  private readonly entries = new Map<string, Entry<V>>();
-  private readonly repoGens = new Uint32Array(STRIPES);
-  private readonly keyGens = new Uint32Array(STRIPES);
-  private total = 0;
-
-  constructor(
-    private readonly maxEntries: number,
-    /** Bound on the sum of weights (bytes of manifest bodies, roughly). */
-    private readonly maxWeight: number,
-  ) {}
-
-  get size(): number {
-    return this.entries.size;
-  }
-
-  /** The live value for `key` of `repository`, or undefined. */
-  get(repository: string, key: string): V | undefined {
-    const e = this.entries.get(key);
-    if (!e) return undefined;
-    if (e.repoGen !== this.repoGens[stripe(repository)] || e.keyGen !== this.keyGens[stripe(key)]) {
-      this.remove(key, e);
-      return undefined;
-    }
-    return e.value;
-  }
-
-  /** Call before the database read whose result may be cached. */
-  ticket(repository: string, key: string): Ticket {
-    const repoStripe = stripe(repository);
-    const keyStripe = stripe(key);
-    return { repoStripe, keyStripe, repoGen: this.repoGens[repoStripe], keyGen: this.keyGens[keyStripe] };
-  }
-
-  /** Caches what a read found, unless a write invalidated its key since the ticket was taken. */
-  set(key: string, ticket: Ticket, value: V, weight: number): void {
-    if (
-      ticket.repoGen !== this.repoGens[ticket.repoStripe] ||
-      ticket.keyGen !== this.keyGens[ticket.keyStripe]
-    ) {
-      return;
-    }
-    if (weight > this.maxWeight) return;
-    const old = this.entries.get(key);
-    if (old) this.remove(key, old);
-    this.entries.set(key, { value, weight, repoGen: ticket.repoGen, keyGen: ticket.keyGen });
-    this.total += weight;
-    // Oldest first (insertion order). Hits do not reorder: a pull's hot entries are refilled soon
-    // enough, and a hit stays a pair of Map reads.
-    if (this.entries.size > this.maxEntries || this.total > this.maxWeight) {
-      for (const [k, e] of this.entries) {
-        if (this.entries.size <= this.maxEntries && this.total <= this.maxWeight) break;
-        this.remove(k, e);
-      }
-    }
-  }
-
-  /** A write changed this one key (a tag moved or was deleted, a blob was unlinked). */
-  invalidateKey(key: string): void {
-    this.keyGens[stripe(key)]++;
-  }
-
-  /** A write may have changed anything in the repository (a manifest and its tags were deleted). */
-  invalidateRepository(repository: string): void {
-    this.repoGens[stripe(repository)]++;
-  }
-
-  private remove(key: string, e: Entry<V>): void {
-    this.entries.delete(key);
-    this.total -= e.weight;
-  }
-}
-
-/** FNV-1a over UTF-16 code units, folded to a stripe index. */
-function stripe(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) & (STRIPES - 1);
-}
+export { blobKey, manifestKey, tagKey } from '@wharf/transport';
 
 export const METADATA_READ_CACHE = Symbol('METADATA_READ_CACHE');
 
@@ -124,9 +22,9 @@ export interface ReadCacheOptions {
 const ENTRY_OVERHEAD = 256;
 
 /**
- * The metadata service's view of the cache: what it reads through it, and the writes that
- * invalidate. Every write to tags, manifests or blob links must call the matching method once the
- * change has committed (or failed), before it answers.
+ * The metadata service's view of the cache: what it reads through it, and the changes that
+ * invalidate it. Every write to tags, manifests or blob links reaches `apply` (through
+ * CacheCoherence) once the change has committed (or failed), before it answers.
  */
 export interface MetadataCache {
   /**
@@ -140,27 +38,26 @@ export interface MetadataCache {
     load: () => Promise<V | undefined>,
     weight?: (v: V) => number,
   ): Promise<V | undefined>;
-  /** A tag was put or deleted. */
-  tagChanged(repository: string, tag: string): void;
-  /** A manifest was deleted (and with it its tags), or anything else repository-wide changed. */
-  repositoryChanged(repository: string): void;
-  /** A blob link was removed. */
-  blobUnlinked(repository: string, digest: string): void;
+  apply(changes: CacheChange[]): void;
 }
 
-/** No cache (the distributed shape): every read loads, and there is nothing to invalidate. */
+/** No cache (the distributed metadata service: the gateways cache): every read loads. */
 export const NO_READ_CACHE: MetadataCache = {
   read: (_repository, _key, _usable, load) => load(),
-  tagChanged: () => undefined,
-  repositoryChanged: () => undefined,
-  blobUnlinked: () => undefined,
+  apply: () => undefined,
 };
 
 export class MetadataReadCache implements MetadataCache {
-  private readonly cache: ReadCache<object>;
+  private readonly cache: GenerationCache<object>;
+  private lease: Pick<CacheLease, 'usable'> = { usable: () => true };
 
   constructor(opts: ReadCacheOptions) {
-    this.cache = new ReadCache(opts.maxEntries, opts.maxBytes);
+    this.cache = new GenerationCache(opts.maxEntries, opts.maxBytes);
+  }
+
+  /** From now on the cache answers only while `lease` is usable. */
+  holdWith(lease: Pick<CacheLease, 'usable'>): void {
+    this.lease = lease;
   }
 
   async read<V extends object>(
@@ -170,6 +67,7 @@ export class MetadataReadCache implements MetadataCache {
     load: () => Promise<V | undefined>,
     weight: (v: V) => number = () => 0,
   ): Promise<V | undefined> {
+    if (!this.lease.usable()) return load();
     const hit = this.cache.get(repository, key) as V | undefined;
     if (hit && usable(hit)) return hit;
     const ticket = this.cache.ticket(repository, key);
@@ -178,20 +76,11 @@ export class MetadataReadCache implements MetadataCache {
     return value;
   }
 
-  tagChanged(repository: string, tag: string): void {
-    this.cache.invalidateKey(tagKey(repository, tag));
+  apply(changes: CacheChange[]): void {
+    invalidate(this.cache, changes);
   }
 
-  repositoryChanged(repository: string): void {
-    this.cache.invalidateRepository(repository);
-  }
-
-  blobUnlinked(repository: string, digest: string): void {
-    this.cache.invalidateKey(blobKey(repository, digest));
+  flush(): void {
+    this.cache.flush();
   }
 }
-
-// NUL cannot occur in a repository name, a tag or a digest, so the keys cannot collide.
-export const tagKey = (repository: string, tag: string): string => `t\0${repository}\0${tag}`;
-export const manifestKey = (repository: string, digest: string): string => `m\0${repository}\0${digest}`;
-export const blobKey = (repository: string, digest: string): string => `b\0${repository}\0${digest}`;

@@ -67,11 +67,11 @@ class FakeTables {
 
   /** What the metadata service hands the rewriter for the empty layer's link. */
   readonly blobLinks = {
-    statBlob: async (repository: string, digest: string) => {
+    statBlob: async ({ repository, digest }: { repository: string; digest: string }) => {
       this.calls.linked++;
       return this.links.has(`${repository} ${digest}`) ? { digest, size: 32 } : null;
     },
-    linkBlob: async (repository: string, digest: string) => {
+    linkBlob: async ({ repository, digest }: { repository: string; digest: string }) => {
       this.calls.link++;
       this.links.add(`${repository} ${digest}`);
     },

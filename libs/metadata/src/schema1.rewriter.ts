@@ -204,11 +204,12 @@ export class Schema1RewriterService implements Schema1Rewriter {
    * lookup (and its read cache); the link, through its write path.
    */
   private async ensureEmptyLayer(repository: string): Promise<void> {
-    if (await this.links.statBlob(repository, SCHEMA1_EMPTY_LAYER_DIGEST)) return;
+    const emptyLayer = { repository, digest: SCHEMA1_EMPTY_LAYER_DIGEST };
+    if (await this.links.statBlob(emptyLayer)) return;
     if (!(await this.blobs.statBlob({ digest: SCHEMA1_EMPTY_LAYER_DIGEST }))) {
       await this.blobs.putBlob({ digest: SCHEMA1_EMPTY_LAYER_DIGEST, content: SCHEMA1_EMPTY_LAYER });
     }
-    await this.links.linkBlob(repository, SCHEMA1_EMPTY_LAYER_DIGEST, SCHEMA1_EMPTY_LAYER.length);
+    await this.links.linkBlob({ ...emptyLayer, size: SCHEMA1_EMPTY_LAYER.length });
   }
 }
 

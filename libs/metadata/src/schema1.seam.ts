@@ -1,4 +1,4 @@
-import type { BlobLink, ManifestPutRequest, ManifestResult } from '@wharf/contracts';
+import type { ManifestPutRequest, ManifestResult, MetadataApi } from '@wharf/contracts';
 import { RegistryError, type ParsedManifest, type Platform } from '@wharf/oci';
 
 /** A manifest as stored: `body` absent when it was read without it (a HEAD). */
@@ -45,10 +45,7 @@ export interface Schema1Rewriter {
  * What the rewrite needs of the repository's blob links, for the empty layer: the metadata
  * service's own lookup (through its read cache) and its link (with its GC review and event).
  */
-export interface Schema1Links {
-  statBlob(repository: string, digest: string): Promise<BlobLink | null>;
-  linkBlob(repository: string, digest: string, size: number): Promise<void>;
-}
+export type Schema1Links = Pick<MetadataApi, 'statBlob' | 'linkBlob'>;
 
 /** Without the rewrite: schema2 is served as stored, as Distribution 3 does, and schema1 pushes are refused. */
 export const NO_SCHEMA1: Schema1Rewriter = {

@@ -74,4 +74,14 @@ export interface BlobDriver {
    * credentials for `expirySeconds`, Range requests included. Local computation, no round trip.
    */
   presignedGetUrl?(digest: string, expirySeconds: number): Promise<string>;
+  /**
+   * Only drivers whose store other processes may fetch from (S3): like presignedGetUrl, but signed
+   * for the endpoint the driver itself uses, for the registry's own processes (ADR 23).
+   */
+  internalGetUrl?(digest: string, expirySeconds: number): Promise<string>;
+  /**
+   * Only drivers whose store other processes may mount (filesystem): the store's identity, created
+   * on the first call, so that a reader can tell it mounts this very store (ADR 23).
+   */
+  storeId?(): Promise<string>;
 }

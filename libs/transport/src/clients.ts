@@ -9,9 +9,11 @@ import {
 import { connect, type NatsConnection } from 'nats';
 import type { RequiredCluster } from '@wharf/config';
 import { BLOB_API, BLOB_OPS, METADATA_API, METADATA_OPS } from '@wharf/contracts';
+import { directBlobReads, type DirectReadOptions } from './direct-blob-reads';
+import { CoherentMetadataCache, type MetadataCacheOptions } from './coherence/metadata-cache';
 import { natsConnectionOptions } from './nats-options';
 import { remoteBlobApi, type RemoteBlobApi } from './remote-blob';
-import { RemoteMetadataApi } from './remote-metadata';
+import { remoteMetadataApi, type RemoteMetadataApi } from './remote-metadata';
 import { RpcClient } from './rpc-client';
 import { Upstreams } from './upstreams';
 
@@ -21,7 +23,9 @@ export class ClusterClients {
     readonly nats: NatsConnection,
     readonly metadata: RemoteMetadataApi | undefined,
     readonly blob: RemoteBlobApi,
-    private readonly upstreams: Upstreams[],
+    private readonly upstreams: { close(): Promise<void> }[],
+    /** The gateway's coherent cache in front of `metadata` (ADR 24). */
+    readonly metadataCache?: CoherentMetadataCache,
   ) {}
 
   static async connect(
@@ -39,24 +43,40 @@ export class ClusterClients {
       metadataUrls?: string[];
     },
     name: string,
+    /** Blob reads in one hop (the gateway): see directBlobReads. */
+    directReads?: DirectReadOptions,
+    /** A coherent cache of metadata reads (the gateway): see CoherentMetadataCache. */
+    metadataCache?: MetadataCacheOptions,
   ): Promise<ClusterClients> {
     const nats = await connect(natsConnectionOptions(cluster, name));
     const t = cluster.natsTimeoutMs;
     const blobHttp = new Upstreams(cluster.blobUrls, cluster.internalToken, 'blob', t);
-    const blob = remoteBlobApi(
+    const remoteBlob = remoteBlobApi(
       new RpcClient(nats, 'blob', cluster.natsPrefix, BLOB_OPS, blobHttp, t),
       blobHttp,
     );
-    const upstreams = [blobHttp];
+    const upstreams: { close(): Promise<void> }[] = [blobHttp];
+    let blob: RemoteBlobApi = remoteBlob;
+    if (directReads) {
+      const direct = directBlobReads(remoteBlob, { timeoutMs: t, ...directReads });
+      upstreams.push(direct);
+      blob = direct;
+    }
     let metadata: RemoteMetadataApi | undefined;
     if (cluster.metadataUrls) {
       const metadataHttp = new Upstreams(cluster.metadataUrls, cluster.internalToken, 'metadata', t);
       upstreams.push(metadataHttp);
-      metadata = new RemoteMetadataApi(
+      metadata = remoteMetadataApi(
         new RpcClient(nats, 'metadata', cluster.natsPrefix, METADATA_OPS, metadataHttp, t),
       );
     }
-    return new ClusterClients(nats, metadata, blob, upstreams);
+    const cache =
+      metadata && metadataCache
+        ? new CoherentMetadataCache(nats, cluster.natsPrefix, metadata, metadataCache)
+        : undefined;
+    // Not awaited: the lease comes once the metadata service answers; until then reads go through.
+    cache?.start().catch(() => undefined);
+    return new ClusterClients(nats, metadata, blob, upstreams, cache);
   }
 
   /** Readiness: NATS connected and every service this process calls answering a ping. */
@@ -72,12 +92,13 @@ export class ClusterClients {
     };
     await Promise.all([
       probe('blob', () => this.blob.ping({})),
-      ...(this.metadata ? [probe('metadata', () => this.metadata!.ping())] : []),
+      ...(this.metadata ? [probe('metadata', () => this.metadata!.ping({}))] : []),
     ]);
     return out;
   }
 
   async close(): Promise<void> {
+    await this.metadataCache?.stop();
     await Promise.all(this.upstreams.map((u) => u.close()));
     await this.nats.drain().catch(() => this.nats.close());
   }
@@ -97,7 +118,9 @@ export class ClusterClientsModule implements OnApplicationShutdown {
     const providers = [
       { provide: ClusterClients, useValue: clients },
       { provide: BLOB_API, useValue: clients.blob },
-      ...(clients.metadata ? [{ provide: METADATA_API, useValue: clients.metadata }] : []),
+      ...(clients.metadata
+        ? [{ provide: METADATA_API, useValue: clients.metadataCache?.api ?? clients.metadata }]
+        : []),
     ];
     return {
       module: ClusterClientsModule,

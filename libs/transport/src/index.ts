@@ -1,4 +1,5 @@
 export * from './clients';
+export * from './direct-blob-reads';
 export * from './health';
 export * from './inflight';
 export * from './internal-port';
@@ -19,3 +20,4 @@ export * from './heap';
 export * from './threadpool';
 export * from './internal-service';
 export * from './accept-fanout';
+export * from './coherence';

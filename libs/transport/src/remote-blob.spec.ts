@@ -51,6 +51,8 @@ function clientFor(api: BlobApi, http = {} as Upstreams) {
   const handlers = {
     ...bindOps(BLOB_API_OPS, api),
     ping: async () => ({ service: 'blob' }),
+    directReads: async () => ({ storeId: null, urls: false }),
+    readUrl: async () => null,
   };
   const { nats, subjects } = natsServing(handlers);
   const rpc = new RpcClient(nats, 'blob', 'spec', BLOB_OPS, http, 5000);

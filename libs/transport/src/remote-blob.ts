@@ -23,8 +23,8 @@ import { readReply } from './http-reply';
 import type { RpcClient } from './rpc-client';
 import { unavailable, type Upstreams } from './upstreams';
 
-/** BlobApi over the wire, and the readiness ping of the blob service. */
-export type RemoteBlobApi = BlobApi & Pick<OpHandlers<BlobOps>, 'ping'>;
+/** BlobApi over the wire, the readiness ping of the blob service, and its direct-read grants. */
+export type RemoteBlobApi = BlobApi & Pick<OpHandlers<BlobOps>, 'ping' | 'directReads' | 'readUrl'>;
 
 /**
  * BlobApi for the gateway and the metadata service: the control operations are BLOB_OPS over NATS

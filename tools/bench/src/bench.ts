@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { treeCpuSeconds } from './cpu';
+import { processesCpuSeconds } from './cpu';
 import type { BenchOptions, Metric, MetricSpec, Side, SideKey } from './model';
 import { listingSection } from './sections/listings';
 import { memorySection } from './sections/memory';
@@ -110,12 +110,12 @@ export class Bench {
         const t = totals.get(side.key)!;
         try {
           // Read around the slice, not inside it: walking /proc takes ~1.5 ms here.
-          const cpu0 = side.pid ? treeCpuSeconds(side.pid) : 0;
+          const cpu0 = processesCpuSeconds(side.processes) ?? 0;
           const a = performance.now();
           do t.bytes += await transfer(side);
           while (performance.now() - a < TRANSFER_SLICE_MS);
           t.ms += performance.now() - a;
-          if (side.pid) t.cpuSeconds += treeCpuSeconds(side.pid) - cpu0;
+          if (side.processes.length) t.cpuSeconds += processesCpuSeconds(side.processes)! - cpu0;
         } catch (e) {
           totals.delete(side.key);
           onError(side, e);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Pool, type Dispatcher } from 'undici';
+import { BalancedPool, Pool, type Dispatcher } from 'undici';
 import { Content, sha256 } from './content';
 
 export const MT_DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -96,18 +96,22 @@ export function layerOf(c: Content): Descriptor {
 
 /**
  * The registry API V2 calls the benchmark makes, over one undici Pool per registry. Nothing here is
- * specific to a registry implementation.
+ * specific to a registry implementation. `url` may list several comma-separated URLs of one
+ * registry (its gateways): requests are then spread over them, `connections` to each.
  */
 export class RegistryClient {
-  readonly pool: Pool;
+  readonly pool: Dispatcher;
+  /** Where Location headers resolve; any gateway serves any request of a conversation. */
   readonly origin: string;
+  readonly origins: string[];
 
   constructor(
     readonly url: string,
     connections = 64,
   ) {
-    this.origin = new URL(url).origin;
-    this.pool = newPool(this.origin, connections);
+    this.origins = splitUrls(url).map((u) => new URL(u).origin);
+    this.origin = this.origins[0];
+    this.pool = newPool(this.origins, connections * this.origins.length);
   }
 
   close(): Promise<void> {
@@ -296,15 +300,37 @@ export function exchange(pool: Dispatcher, opts: Dispatcher.DispatchOptions): Pr
   });
 }
 
-export function newPool(origin: string, connections: number): Pool {
-  return new Pool(origin, {
-    connections,
+/** `a,b,c` → the URLs, blanks dropped; throws on none. */
+export function splitUrls(list: string): string[] {
+  const urls = list
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (!urls.length) throw new Error(`no URL in "${list}"`);
+  return urls;
+}
+
+/** How many of `connections` the i-th of `n` upstreams gets: all of them, as evenly as they divide. */
+export function share(connections: number, n: number, i: number): number {
+  return Math.floor(connections / n) + (i < connections % n ? 1 : 0);
+}
+
+/**
+ * `connections` in all, to one origin or spread over several (BalancedPool: round robin that skips
+ * an upstream whose connections are all busy, so a closed loop keeps them evenly loaded).
+ */
+export function newPool(origins: string | string[], connections: number): Dispatcher {
+  const list = typeof origins === 'string' ? [origins] : origins;
+  const opts = {
     pipelining: 1,
     keepAliveTimeout: 60_000,
     keepAliveMaxTimeout: 600_000,
     headersTimeout: 0,
     bodyTimeout: 0,
-  });
+  };
+  if (list.length === 1) return new Pool(list[0], { ...opts, connections });
+  // BalancedPool hands one options object to every upstream's Pool: the larger share for all.
+  return new BalancedPool(list, { ...opts, connections: Math.max(1, share(connections, list.length, 0)) });
 }
 
 export function withQuery(pathAndQuery: string, extra: Record<string, string>): string {

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Proc } from './model';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on every Linux that matters). */
 const TICKS = 100;
@@ -15,10 +16,12 @@ function stat(pid: number): { ppid: number; cpu: number } | undefined {
 }
 
 /**
- * CPU seconds used so far by a process and all its descendants (for Wharf: the registry and its
- * embedded PostgreSQL, whose work a pull costs too). Much steadier than throughput on a busy machine.
+ * CPU seconds used so far by processes and all their descendants (for the all-in-one: the registry
+ * and its embedded PostgreSQL, whose work a pull costs too; for the distributed shape: every
+ * gateway, metadata and blob process). One walk of /proc however many roots. Much steadier than
+ * throughput on a busy machine.
  */
-export function treeCpuSeconds(root: number): number {
+export function treeCpuSeconds(roots: number | readonly number[]): number {
   const children = new Map<number, number[]>();
   const cpu = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
@@ -32,11 +35,19 @@ export function treeCpuSeconds(root: number): number {
     children.set(s.ppid, list);
   }
   let total = 0;
-  const stack = [root];
+  const seen = new Set<number>();
+  const stack = typeof roots === 'number' ? [roots] : [...roots];
   while (stack.length) {
     const pid = stack.pop()!;
+    if (seen.has(pid)) continue;
+    seen.add(pid);
     total += cpu.get(pid) ?? 0;
     stack.push(...(children.get(pid) ?? []));
   }
   return total / TICKS;
+}
+
+/** CPU seconds so far of every process of a registry; undefined when its processes are unknown. */
+export function processesCpuSeconds(procs: readonly Proc[]): number | undefined {
+  return procs.length ? treeCpuSeconds(procs.map((p) => p.pid)) : undefined;
 }

@@ -23,7 +23,7 @@ export async function runBench(
       label: cli.targetLabel,
       url: cli.target,
       client: new RegistryClient(cli.target),
-      pid: cli.targetPid,
+      processes: cli.targetProcesses,
     },
   ];
   if (cli.baseline) {
@@ -32,7 +32,7 @@ export async function runBench(
       label: cli.baselineLabel,
       url: cli.baseline,
       client: new RegistryClient(cli.baseline),
-      pid: cli.baselinePid,
+      processes: cli.baselineProcesses,
     });
   }
   const useBare = cli.bare && cli.bench.sections.has('blob-get');
@@ -44,7 +44,7 @@ export async function runBench(
       label: 'bare node',
       url: bare.url,
       client: new RegistryClient(bare.url),
-      pid: bare.pid,
+      processes: [{ name: 'bare', pid: bare.pid }],
     });
   const startedAt = new Date().toISOString();
   const bench = new Bench(sides, cli.bench, bareDir);
@@ -66,7 +66,7 @@ export async function runBench(
       machine: machine(),
       ...extra,
       options: { ...cli.bench, sections: [...cli.bench.sections], log: undefined },
-      sides: sides.map(({ key, label, url, pid }) => ({ key, label, url, pid })),
+      sides: sides.map(({ key, label, url, processes }) => ({ key, label, url, processes })),
       metrics,
     });
   }

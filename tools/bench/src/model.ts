@@ -2,12 +2,20 @@ import type { RegistryClient } from './client';
 
 export type SideKey = 'target' | 'baseline' | 'bare';
 
+/** One server process of a registry (the distributed shape has several: gateway-1, metadata-1, …). */
+export interface Proc {
+  name: string;
+  pid: number;
+}
+
 export interface Side {
   key: SideKey;
   label: string;
+  /** One URL, or several comma-separated (gateways) that the side's client spreads requests over. */
   url: string;
   client: RegistryClient;
-  pid?: number;
+  /** Its processes, for CPU (each one's tree, summed) and RSS (each one's own); empty when unknown. */
+  processes: Proc[];
 }
 
 /** A target from the issue, checked (not asserted) against the measured figures. */

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { GiB, KiB, MiB, parseBytes } from './content';
-import { SECTIONS, type BenchOptions } from './model';
+import { SECTIONS, type BenchOptions, type Proc } from './model';
 
 export const USAGE = `usage: npm run bench -- --target URL [--baseline URL] [options]
 
-  --target URL            registry under test (e.g. http://127.0.0.1:5001)
-  --baseline URL          second registry, measured side by side, alternating in rounds
-  --target-pid PID        the target's process, for RSS during the big push/pull (VmRSS of that
-  --baseline-pid PID      process only, not its children)
+  --target URL[,URL…]     registry under test (e.g. http://127.0.0.1:5001); several URLs of one
+                          registry (its gateways): requests are spread over them
+  --baseline URL[,URL…]   second registry, measured side by side, alternating in rounds
+  --target-pid [NAME=]PID[,…]   the target's processes: server CPU (each one's tree, summed) and
+  --baseline-pid [NAME=]PID[,…] RSS during the big push/pull (VmRSS of each process, not its children)
   --target-label NAME     names in the table (default: target, baseline)
   --baseline-label NAME
   --quick                 smoke mode for CI: small sizes, few requests, well under a minute
@@ -32,8 +33,8 @@ export const USAGE = `usage: npm run bench -- --target URL [--baseline URL] [opt
 export interface CliOptions {
   target: string;
   baseline?: string;
-  targetPid?: number;
-  baselinePid?: number;
+  targetProcesses: Proc[];
+  baselineProcesses: Proc[];
   targetLabel: string;
   baselineLabel: string;
   json?: string;
@@ -51,6 +52,20 @@ function int(s: string | undefined): number | undefined {
   const n = Number(s);
   if (!Number.isFinite(n)) throw new Error(`not a number: ${s}`);
   return n;
+}
+
+/** `123` or `gateway-1=123,blob-1=124` → the processes (a bare PID is named `pid 123`). */
+export function parseProcesses(s: string | undefined): Proc[] {
+  return (list(s, String) ?? []).map((item) => {
+    const m = /^(?:([^=]+)=)?(\d+)$/.exec(item.trim());
+    if (!m) throw new Error(`not a PID or NAME=PID: ${item}`);
+    return { name: m[1] ?? `pid ${m[2]}`, pid: Number(m[2]) };
+  });
+}
+
+/** The form --target-pid takes, for the processes a runner started. */
+export function formatProcesses(procs: readonly Proc[]): string {
+  return procs.map((p) => `${p.name}=${p.pid}`).join(',');
 }
 
 export function parseOptions(argv: string[], opts: { requireTarget?: boolean } = {}): CliOptions {
@@ -123,8 +138,8 @@ export function parseOptions(argv: string[], opts: { requireTarget?: boolean } =
   return {
     target: values.target ?? '',
     baseline: values.baseline,
-    targetPid: int(values['target-pid']),
-    baselinePid: int(values['baseline-pid']),
+    targetProcesses: parseProcesses(values['target-pid']),
+    baselineProcesses: parseProcesses(values['baseline-pid']),
     targetLabel: values['target-label'] ?? 'target',
     baselineLabel: values['baseline-label'] ?? 'baseline',
     json: values.json,

@@ -5,14 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
+import type { Proc } from './model';
 
 export interface Server {
   name: string;
+  /** The URL clients use: several comma-separated for a registry with several gateways. */
   url: string;
+  /** The main process (the one clients talk to; the first gateway). */
   pid: number;
+  /** Every server process, when there is more than one (e.g. the distributed shape). */
+  processes?: Proc[];
   dir: string;
   child: ChildProcess;
   stop(): Promise<void>;
+}
+
+export function serverProcesses(s: Server): Proc[] {
+  return s.processes ?? [{ name: s.name, pid: s.pid }];
 }
 
 export function freePort(): Promise<number> {

@@ -1,121 +1,114 @@
 /**
- * `npm run bench:compare -- [bench options]`: starts the all-in-one Wharf (from dist) and CNCF
- * Distribution (/usr/bin/docker-registry) on free ports in temp dirs, runs the benchmark against
- * both (Wharf as target, Distribution as baseline), then stops them and removes their data.
+ * `npm run bench:compare -- [options] [bench options]`: starts the target (the all-in-one Wharf
+ * from dist, or with --distributed the distributed shape) and the baseline (CNCF Distribution,
+ * /usr/bin/docker-registry, or an all-in-one Wharf) on free ports in temp dirs, runs the benchmark
+ * against both, then stops them and removes their data. Options: COMPARE_USAGE (compare-options.ts).
  *
- *   --wharf-main FILE      Wharf's entry point (default: dist/apps/registry/src/main.js)
- *   --distribution FILE    the Distribution binary (default: /usr/bin/docker-registry)
- *   --baseline-wharf-main FILE   another Wharf build as the baseline instead of Distribution (to
- *                          measure one optimisation: the build without it against the build with it)
- *   --distributed          the distributed shape (1 gateway, 1 metadata, 1 blob from dist/apps, on the
- *                          machine's Postgres and NATS) as the target and the all-in-one as the baseline:
- *                          the ratios are then the cost of the hops (docs/performance.md)
- *   --keep                 leave the data dirs in place
- *   --data DIR             keep each registry's data in DIR/<name> and reuse it on the next run, so
- *                          listings seeded once (100,000 tags take a while) are there next time
- * WHARF_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Wharf process.
+ *   npm run bench:compare -- --distributed --baseline distribution   the issue's side-by-side
+ *   npm run bench:compare -- --distributed --gateways 2 --metadata 2  the hops' cost, scaled out
+ *
+ * WHARF_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the Wharf processes.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDistributed } from './distributed';
+import { baselineLabel, COMPARE_USAGE, parseCompareOptions, type CompareOptions } from './compare-options';
+import { shapeLabel, startDistributed } from './distributed';
 import { runBench } from './main';
-import { parseOptions } from './options';
-import { startDistribution, startWharf, type Server } from './processes';
-
-function takeOption(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  if (i < 0) return undefined;
-  const [, value] = args.splice(i, 2);
-  return value;
-}
+import { formatProcesses, parseOptions } from './options';
+import { serverProcesses, startDistribution, startWharf, type Server } from './processes';
 
 async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  const wharfMain = takeOption(args, '--wharf-main') ?? join(__dirname, '../../../apps/registry/src/main.js');
-  const distribution = takeOption(args, '--distribution') ?? '/usr/bin/docker-registry';
-  const baselineWharf = takeOption(args, '--baseline-wharf-main');
-  const flag = (name: string): boolean => {
-    const at = args.indexOf(name);
-    if (at >= 0) args.splice(at, 1);
-    return at >= 0;
-  };
-  const data = takeOption(args, '--data');
-  const keep = flag('--keep') || data !== undefined;
+  if (process.argv.includes('--help')) console.log(COMPARE_USAGE);
+  let o: CompareOptions;
+  try {
+    o = parseCompareOptions(process.argv.slice(2), join(__dirname, '../../..'));
+    // Checked (and --help answered, which exits) before any server starts: an exit from
+    // parseOptions later would skip the cleanup below and leave the registries running.
+    parseOptions([...o.rest, '--target', 'http://127.0.0.1:1'], { requireTarget: true });
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
   const dataDir = (name: string): string | undefined => {
-    if (data === undefined) return undefined;
-    mkdirSync(join(data, name), { recursive: true });
+    if (o.data === undefined) return undefined;
+    mkdirSync(join(o.data, name), { recursive: true });
     // The embedded Postgres runs as `postgres` when we are root: it must reach its directory.
-    chmodSync(data, 0o755);
-    chmodSync(join(data, name), 0o755);
-    return join(data, name);
+    chmodSync(o.data, 0o755);
+    chmodSync(join(o.data, name), 0o755);
+    return join(o.data, name);
   };
-  const distributed = flag('--distributed');
-  // Options are checked (and --help answered, which exits) before any server starts: an exit from
-  // parseOptions later would skip the cleanup below and leave the registries running.
-  parseOptions([...args, '--target', 'http://127.0.0.1:1'], { requireTarget: true });
   const servers: Server[] = [];
   const stopAll = async () => {
     await Promise.all(servers.map((s) => s.stop()));
-    if (!keep) for (const s of servers) rmSync(s.dir, { recursive: true, force: true });
+    if (!o.keep) for (const s of servers) rmSync(s.dir, { recursive: true, force: true });
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void stopAll().then(() => process.exit(130)));
   }
+  const apps = join(o.wharfMain, '../../..');
   try {
-    const wharf = distributed
-      ? await startDistributed({ apps: join(wharfMain, '../../..') })
-      : await startWharf({ main: wharfMain, dataDir: dataDir('wharf') });
-    servers.push(wharf);
-    const dist = distributed
-      ? await startWharf({ main: wharfMain, dataDir: dataDir('wharf') })
-      : baselineWharf
-        ? await startWharf({ main: baselineWharf, dataDir: dataDir('wharf-before') })
-        : await startDistribution({ binary: distribution, dir: dataDir('distribution') });
-    servers.push(dist);
-    const targetLabel = distributed ? 'Wharf dist.' : 'Wharf';
-    const baselineLabel = distributed ? 'Wharf AIO' : baselineWharf ? 'Wharf before' : 'Distribution';
-    console.error(`${targetLabel.padEnd(12)} ${wharf.url} pid ${wharf.pid} data ${wharf.dir}`);
-    console.error(`${baselineLabel.padEnd(12)} ${dist.url} pid ${dist.pid} data ${dist.dir}`);
+    const target = o.distributed
+      ? await startDistributed({ apps, replicas: o.replicas })
+      : await startWharf({ main: o.wharfMain, dataDir: dataDir('wharf') });
+    servers.push(target);
+    const base =
+      o.baseline === 'distribution'
+        ? await startDistribution({ binary: o.distribution, dir: dataDir('distribution') })
+        : await startWharf({
+            main: o.baselineWharfMain,
+            // With --distributed the target keeps nothing in --data, so the all-in-one may use 'wharf'.
+            dataDir: dataDir(o.otherBuild ? 'wharf-before' : o.distributed ? 'wharf' : 'wharf-baseline'),
+          });
+    servers.push(base);
+    const targetLabel = o.distributed ? shapeLabel(o.replicas) : 'Wharf';
+    const baseLabel = baselineLabel(o);
+    for (const [label, s] of [
+      [targetLabel, target],
+      [baseLabel, base],
+    ] as const) {
+      console.error(`${label.padEnd(12)} ${s.url} ${formatProcesses(serverProcesses(s))} data ${s.dir}`);
+    }
     const cli = parseOptions(
       [
-        ...args,
+        ...o.rest,
         '--target',
-        wharf.url,
+        target.url,
         '--target-pid',
-        String(wharf.pid),
+        formatProcesses(serverProcesses(target)),
         '--target-label',
         targetLabel,
         '--baseline',
-        dist.url,
+        base.url,
         '--baseline-pid',
-        String(dist.pid),
+        formatProcesses(serverProcesses(base)),
         '--baseline-label',
-        baselineLabel,
+        baseLabel,
       ],
       { requireTarget: true },
     );
     let distVersion = '';
     try {
-      if (baselineWharf || distributed) throw new Error('no Distribution');
-      distVersion = execFileSync(distribution, ['--version']).toString().trim();
+      if (o.baseline === 'distribution')
+        distVersion = execFileSync(o.distribution, ['--version']).toString().trim();
     } catch {
       // only for the record
     }
+    const wharf = o.distributed
+      ? { wharfDistributed: { apps, replicas: o.replicas } }
+      : { wharf: { main: o.wharfMain } };
     const ok = await runBench(
       cli,
       {
-        registries: distributed
-          ? {
-              wharfDistributed: { apps: join(wharfMain, '../../..'), replicas: 1 },
-              wharf: { main: wharfMain },
-            }
-          : baselineWharf
-            ? { wharf: { main: wharfMain }, baselineWharf: { main: baselineWharf } }
-            : { wharf: { main: wharfMain }, distribution: { binary: distribution, version: distVersion } },
+        registries: {
+          ...wharf,
+          ...(o.baseline === 'distribution'
+            ? { distribution: { binary: o.distribution, version: distVersion } }
+            : { [o.otherBuild ? 'baselineWharf' : 'wharfAllInOne']: { main: o.baselineWharfMain } }),
+        },
       },
       // The issue's targets compare Wharf with Distribution; against another Wharf they mean nothing.
-      { goals: !distributed && !baselineWharf },
+      { goals: o.baseline === 'distribution' },
     );
     return ok ? 0 : 1;
   } finally {

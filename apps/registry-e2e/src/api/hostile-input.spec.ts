@@ -122,7 +122,8 @@ describe('hostile input', () => {
       // Only the storage root and what the registry keeps beside it live in the data directory;
       // the layout never uses a repository name.
       expect(readdirSync(registry.dataDir!).every((e) => !/^(x|b|\.\.?|a|A|Upper)$/.test(e))).toBe(true);
-      for (const e of readdirSync(storageRoot(registry))) expect(['blobs', 'uploads', 'tmp']).toContain(e);
+      for (const e of readdirSync(storageRoot(registry)))
+        expect(['blobs', 'uploads', 'tmp', 'store-id']).toContain(e);
       const catalog = (await client.get('/v2/_catalog')).json().repositories as string[];
       expect(catalog).toEqual([]);
     });

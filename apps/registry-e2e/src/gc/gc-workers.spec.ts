@@ -5,7 +5,13 @@
  */
 import type { DataSource } from 'typeorm';
 import { BLOB_API, type BlobApi } from '@wharf/contracts';
-import { GcCollector, openMetadataDataSource, readGcStats, type GcPassResult } from '@wharf/metadata';
+import {
+  GcCollector,
+  HolderCoherence,
+  openMetadataDataSource,
+  readGcStats,
+  type GcPassResult,
+} from '@wharf/metadata';
 import { MT, descriptorOf, indexOf, randomBlob, sha256 } from '../api/support/client';
 import { settle, sleep, startGcRegistry, type GcRegistry } from './support';
 
@@ -59,7 +65,7 @@ describe('several GC workers on one database', () => {
     for (let i = 0; i < 3; i++) {
       const ds = await openMetadataDataSource({ databaseUrl: r.databaseUrl, poolSize: 4, timeoutMs: 30_000 });
       sources.push(ds);
-      collectors.push(new GcCollector(ds, blobs, DELAY_MS));
+      collectors.push(new GcCollector(ds, blobs, DELAY_MS, new HolderCoherence(ds)));
     }
     let pushing = true;
     const pushes = (async () => {
@@ -111,7 +117,7 @@ describe('several GC workers on one database', () => {
     await sleep(DELAY_MS + 100);
     const before = await readGcStats({ query: (q, p) => r.sql(q, p) });
 
-    const result = await new GcCollector(ds, older, DELAY_MS).runPass();
+    const result = await new GcCollector(ds, older, DELAY_MS, new HolderCoherence(ds)).runPass();
     expect(result.sweepError).toBe('no responder for blob.listCommitted');
     expect(result.blobsDeleted).toBe(1);
     expect(r.blobOnDisk(digest)).toBe(false);

@@ -18,10 +18,12 @@ import { join } from 'node:path';
 import { exportSigningKeyPem, generateSigningKey } from '@wharf/schema1';
 import { startS3TestServer, type S3TestServer } from '@wharf/storage/testing';
 import { createTestDatabase } from './in-process';
+import { NatsProxy } from './nats-proxy';
 import { freePort } from './process';
 import type { TestRegistry } from './registry';
 
-const DIST = join(__dirname, '../../../../dist/apps');
+// WHARF_E2E_DIST: another build's dist/apps (for example one with a fault planted, to see a test catch it).
+const DIST = process.env.WHARF_E2E_DIST ?? join(__dirname, '../../../../dist/apps');
 
 export type Role = 'gateway' | 'metadata' | 'blob';
 
@@ -41,10 +43,12 @@ export interface DistributedCluster extends TestRegistry {
   services: Record<Role, ServiceProcess[]>;
   /** Starts a replacement for a stopped replica, on the same port. */
   restart(p: ServiceProcess): Promise<ServiceProcess>;
-  /** Environment every service got (for tests that start extra ones). */
+  /** Environment every service got (for tests that start extra ones), but the natsProxy replica's NATS URL. */
   env: Record<string, string>;
   /** The S3 test server, when blobs are kept there. */
   s3?: S3TestServer;
+  /** The proxy the `natsProxy` replica reaches NATS through (restarts of it too). */
+  natsProxy?: NatsProxy;
 }
 
 export interface DistributedOptions {
@@ -58,6 +62,8 @@ export interface DistributedOptions {
   env?: Record<string, string>;
   /** Extra settings that name the S3 test server (e.g. WHARF_S3_PUBLIC_ENDPOINT), when it is used. */
   s3Env?: (s3: S3TestServer) => Record<string, string>;
+  /** One replica (e.g. `{ role: 'gateway', index: 1 }`) reaches NATS through a NatsProxy the test can cut. */
+  natsProxy?: { role: Role; index: number };
 }
 
 export async function startDistributedRegistry(opts: DistributedOptions = {}): Promise<DistributedCluster> {
@@ -100,6 +106,10 @@ export async function startDistributedRegistry(opts: DistributedOptions = {}): P
       ...opts.s3Env?.(s3),
     });
   }
+  const natsProxy = opts.natsProxy ? await NatsProxy.start(env.WHARF_NATS_URL.split(',')[0]) : undefined;
+  const proxiedPort = opts.natsProxy && ports[opts.natsProxy.role][opts.natsProxy.index];
+  const envOf = (port: number): Record<string, string> =>
+    natsProxy && port === proxiedPort ? { ...env, WHARF_NATS_URL: natsProxy.url } : env;
   const services: Record<Role, ServiceProcess[]> = { gateway: [], metadata: [], blob: [] };
   const stopAll = async (): Promise<void> => {
     await Promise.all(
@@ -113,11 +123,12 @@ export async function startDistributedRegistry(opts: DistributedOptions = {}): P
     // Blob first: metadata migrates its schema at start, and so does blob; one at a time is gentler
     // on a 2-core CI machine than six processes cold-starting together.
     for (const role of ['blob', 'metadata', 'gateway'] as Role[]) {
-      services[role] = await Promise.all(ports[role].map((port) => spawnService(role, port, env)));
+      services[role] = await Promise.all(ports[role].map((port) => spawnService(role, port, envOf(port))));
     }
     proxy = await RoundRobinProxy.start(ports.gateway);
   } catch (e) {
     await stopAll();
+    await natsProxy?.close();
     await s3?.stop();
     db.drop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -132,8 +143,9 @@ export async function startDistributedRegistry(opts: DistributedOptions = {}): P
     services,
     env,
     s3,
+    natsProxy,
     restart: async (p) => {
-      const fresh = await spawnService(p.role, p.port, env);
+      const fresh = await spawnService(p.role, p.port, envOf(p.port));
       const list = services[p.role];
       list[list.indexOf(p)] = fresh;
       return fresh;
@@ -141,6 +153,7 @@ export async function startDistributedRegistry(opts: DistributedOptions = {}): P
     stop: async () => {
       await proxy?.close();
       await stopAll();
+      await natsProxy?.close();
       await deleteEventStream(env);
       await s3?.stop();
       db.drop();

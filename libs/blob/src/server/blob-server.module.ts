@@ -2,9 +2,11 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { BLOB_OPS } from '@wharf/contracts';
 import { INTERNAL_SERVER, createRpcController, type InternalServer } from '@wharf/transport';
-import { BLOB_DATA_SOURCE, BlobService } from '../blob.service';
+import type { BlobDriver } from '@wharf/storage';
+import { BLOB_DATA_SOURCE, BLOB_DRIVER, BlobService } from '../blob.service';
 import { BlobDataController } from './blob-data.controller';
 import { blobRpcHandlers } from './blob-rpc';
+import { DirectReadGrants } from './direct-reads';
 
 const BLOB_RPC_HANDLERS = Symbol('BLOB_RPC_HANDLERS');
 
@@ -25,11 +27,15 @@ export class BlobServerModule {
         { provide: INTERNAL_SERVER, useValue: opts.internal },
         {
           provide: BLOB_RPC_HANDLERS,
-          inject: [BlobService, BLOB_DATA_SOURCE],
-          useFactory: (svc: BlobService, ds: DataSource) =>
-            blobRpcHandlers(svc, async () => {
-              await ds.query('SELECT 1');
-            }),
+          inject: [BlobService, BLOB_DATA_SOURCE, BLOB_DRIVER],
+          useFactory: async (svc: BlobService, ds: DataSource, driver: BlobDriver) =>
+            blobRpcHandlers(
+              svc,
+              async () => {
+                await ds.query('SELECT 1');
+              },
+              await DirectReadGrants.create(driver),
+            ),
         },
       ],
     };

@@ -49,6 +49,13 @@ export const CLUSTER_KEYS = {
     doc: 'how long a request waits for its reply (then 503)',
     services: 'gateway, metadata',
   },
+  WHARF_GATEWAY_CACHE_SIZE: {
+    parse: p.int(0),
+    default: String(64 << 20),
+    defaultDoc: '64 MiB',
+    doc: 'bytes of manifests each gateway keeps in its coherent cache of pulls (`0`: none)',
+    services: 'gateway',
+  },
   WHARF_INTERNAL_TOKEN: {
     // A guessable token would make the internal ports a way around the gateway's access checks.
     parse: p.atLeastChars(16),

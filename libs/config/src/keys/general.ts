@@ -68,6 +68,10 @@ export const GENERAL_KEYS = {
     parse: p.path,
     defaultDoc: '`<data dir>/blobs`',
     doc: 'filesystem driver root',
+    services: 'gateway, blob',
+    distributed: {
+      doc: "the blob replicas' shared store; a gateway reads committed blobs from it if it is the same (ADR 23)",
+    },
   },
   WHARF_SCHEMA1_SIGNING_KEY: {
     parse: p.path,

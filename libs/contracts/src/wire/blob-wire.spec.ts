@@ -82,6 +82,26 @@ const CASES: { [K in keyof BlobOps]: Case<K> } = {
       ],
     ],
   },
+  directReads: {
+    request: [{}, {}],
+    replies: [
+      [
+        { storeId: ID, urls: false },
+        { storeId: ID, urls: false },
+      ],
+      [
+        { storeId: null, urls: true },
+        { storeId: null, urls: true },
+      ],
+    ],
+  },
+  readUrl: {
+    request: [{ digest: DIGEST }, { digest: DIGEST }],
+    replies: [
+      ['http://minio:9000/b/k?X-Amz-Signature=x', { url: 'http://minio:9000/b/k?X-Amz-Signature=x' }],
+      [null, { url: null }],
+    ],
+  },
   listCommitted: {
     request: [
       { before: new Date(AT), after: null, limit: 500 },

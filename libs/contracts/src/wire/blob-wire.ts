@@ -53,10 +53,23 @@ export const BLOB_API_OPS = {
   listCommitted: op(z.object({ before: time, after: str.nullable(), limit: count }), reply(committedPage)),
 };
 
+/**
+ * How a gateway may read committed blobs without the data port (ADR 23). `storeId` is the
+ * identity of the filesystem store the service writes (the id in its root); a gateway whose
+ * WHARF_STORAGE_ROOT holds the same id reads the files itself. `urls`: readUrl hands out URLs.
+ */
+const directReads = z.object({ storeId: str.nullable(), urls: bool });
+
 export const BLOB_OPS = {
   /** Readiness: the service answers once its database does. */
   ping: op(empty, reply(z.object({ service: str }))),
   ...BLOB_API_OPS,
+  directReads: op(empty, reply(directReads)),
+  /**
+   * A short-lived URL of the blob on the store's internal endpoint (S3), which the gateway fetches
+   * itself after its access and link checks; null when the store has none. Never given to clients.
+   */
+  readUrl: op(blobRef, boxed('url', str.nullable())),
 };
 
 /** The JSON replies of the data port's upload routes (PATCH appends, PUT appends and commits). */
@@ -72,6 +85,7 @@ export type UploadStatus = z.output<typeof uploadStatus>;
 export type BlobStat = z.output<typeof blobStat>;
 export type BlobDeletion = z.output<typeof blobDeletion>;
 export type CommittedPage = z.output<typeof committedPage>;
+export type DirectReads = z.output<typeof directReads>;
 
 export type StartUploadRequest = OpRequest<BlobOps['startUpload']>;
 /** An upload session of a repository. */

@@ -5,3 +5,4 @@ export * from './subjects';
 export * from './internal-http';
 export * from './metadata-wire';
 export * from './blob-wire';
+export * from './coherence';

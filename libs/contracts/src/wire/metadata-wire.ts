@@ -1,85 +1,124 @@
-import type { BlobLink, Descriptor, ListResult, ManifestResult } from '../metadata-api';
-import { arr, bool, bytes, count, nullable, obj, opt, str, stringMap, type Infer } from './check';
-import { wireOp } from './ops';
+import { z } from 'zod';
+import { CACHE_OPS, eventContext } from './coherence';
+import { boxed, noReply, op, reply } from './ops';
+import { bool, bytes, count, empty, str } from './schema';
 
-/** Metadata operations on the wire (`<prefix>.metadata.<name>`), one per MetadataApi method. */
-const manifestResult = obj({ digest: str, mediaType: str, size: count, body: opt(bytes) });
-const listResult = obj({ items: arr(str), more: bool });
-const blobLink = obj({ digest: str, size: count });
-const descriptor = obj({
+/**
+ * The metadata service's operations (ADR 21), on `<prefix>.metadata.<name>`: one per MetadataApi
+ * method, each taking the request its operation declares here, as it is on the wire.
+ */
+const manifestResult = z.object({
+  digest: str,
+  mediaType: str,
+  size: count,
+  /** Absent for HEAD. */
+  body: bytes.optional(),
+});
+
+const manifestPutResult = z.object({
+  digest: str,
+  /** The `subject` digest when the manifest has one (answered as `OCI-Subject`). */
+  subject: str.optional(),
+});
+
+const listResult = z.object({
+  items: z.array(str).max(100_000),
+  /** True when more entries follow the last item returned. */
+  more: bool,
+});
+
+const blobLink = z.object({ digest: str, size: count });
+
+const descriptor = z.object({
   mediaType: str,
   digest: str,
   size: count,
-  artifactType: opt(str),
-  annotations: opt(stringMap),
+  artifactType: str.optional(),
+  annotations: z.record(z.string(), str).optional(),
 });
-const empty = obj({});
-// The request's facts for events (events.ts); optional so calls from older gateways still validate.
-const event = opt(
-  obj({
-    baseUrl: str,
-    request: obj({ id: str, addr: str, host: str, method: str, useragent: str }),
-    actor: opt(str),
-  }),
-);
 
-export const METADATA_OPS = {
-  ping: wireOp('ping', empty, obj({ service: str })),
-  getManifest: wireOp(
-    'getManifest',
-    obj({ repository: str, reference: str, accept: arr(str, 1000), head: bool, event }),
-    manifestResult,
+/**
+ * The request's facts for events (events.ts): set by the gateway, absent from other callers, and
+ * optional so calls from older gateways still read.
+ */
+const event = eventContext.optional();
+
+const page = z.object({
+  /** Page size; undefined means "all" for tags (capped by the service). */
+  n: count.optional(),
+  /** Exclusive lower bound, in byte order. */
+  last: str.optional(),
+});
+
+export const METADATA_API_OPS = {
+  getManifest: op(
+    z.object({
+      repository: str,
+      /** A tag or a digest, already validated by the gateway. */
+      reference: str,
+      /** The request's Accept header values (each may itself be a comma-separated list). */
+      accept: z.array(str).max(1000),
+      /** HEAD needs no body; the service may skip loading it. */
+      head: bool,
+      /** Set by the gateway: the read is reported as a pull event. */
+      event,
+    }),
+    reply(manifestResult),
   ),
-  putManifest: wireOp(
-    'putManifest',
-    obj({ repository: str, reference: str, contentType: str, body: bytes, event }),
-    obj({ digest: str, subject: opt(str) }),
+  putManifest: op(
+    z.object({
+      repository: str,
+      /** A tag or a digest, already validated by the gateway. */
+      reference: str,
+      contentType: str,
+      body: bytes,
+      event,
+    }),
+    reply(manifestPutResult),
   ),
-  deleteManifest: wireOp('deleteManifest', obj({ repository: str, reference: str, event }), empty),
-  listTags: wireOp('listTags', obj({ repository: str, n: opt(count), last: opt(str) }), listResult),
-  listRepositories: wireOp('listRepositories', obj({ n: opt(count), last: opt(str) }), listResult),
-  listReferrers: wireOp(
-    'listReferrers',
-    obj({ repository: str, digest: str, artifactType: opt(str) }),
-    obj({ manifests: arr(descriptor) }),
+  /** By digest: removes the manifest and every tag on it. By tag: removes only the tag. */
+  deleteManifest: op(z.object({ repository: str, reference: str, event }), noReply),
+  listTags: op(z.object({ repository: str, ...page.shape }), reply(listResult)),
+  listRepositories: op(page, reply(listResult)),
+  listReferrers: op(
+    z.object({ repository: str, digest: str, artifactType: str.optional() }),
+    boxed('manifests', z.array(descriptor).max(100_000)),
   ),
-  statBlob: wireOp(
-    'statBlob',
-    obj({ repository: str, digest: str, event, head: opt(bool) }),
-    obj({ link: nullable(blobLink) }),
+  statBlob: op(
+    z.object({
+      repository: str,
+      digest: str,
+      event,
+      /**
+       * The client asked with HEAD. Absent from older gateways, which say so only in `event`; the
+       * service falls back to that.
+       */
+      head: bool.optional(),
+    }),
+    boxed('link', blobLink.nullable()),
   ),
-  linkBlob: wireOp('linkBlob', obj({ repository: str, digest: str, size: count, event }), empty),
-  unlinkBlob: wireOp('unlinkBlob', obj({ repository: str, digest: str, event }), empty),
-  mountBlob: wireOp(
-    'mountBlob',
-    obj({ repository: str, digest: str, from: opt(str), event }),
-    obj({ link: nullable(blobLink) }),
+  linkBlob: op(z.object({ repository: str, digest: str, size: count, event }), noReply),
+  unlinkBlob: op(z.object({ repository: str, digest: str, event }), noReply),
+  mountBlob: op(
+    z.object({ repository: str, digest: str, from: str.optional(), event }),
+    boxed('link', blobLink.nullable()),
   ),
 };
 
+export const METADATA_OPS = {
+  /** Readiness: the service answers once its database does. */
+  ping: op(empty, reply(z.object({ service: str }))),
+  ...METADATA_API_OPS,
+  /** The gateways' cache leases and the pulls they answered (ADR 24). */
+  ...CACHE_OPS,
+};
+
+export type MetadataApiOps = typeof METADATA_API_OPS;
 export type MetadataOps = typeof METADATA_OPS;
-export type ManifestResultWire = Infer<typeof manifestResult>;
-export type ListResultWire = Infer<typeof listResult>;
 
-// The wire keeps the domain's shapes; these only drop what JSON cannot carry (undefined fields).
-export function manifestResultToWire(m: ManifestResult): ManifestResultWire {
-  return { digest: m.digest, mediaType: m.mediaType, size: m.size, ...(m.body ? { body: m.body } : {}) };
-}
-
-export function listResultToWire(r: ListResult): ListResultWire {
-  return { items: r.items, more: r.more };
-}
-
-export function descriptorToWire(d: Descriptor): Descriptor {
-  return {
-    mediaType: d.mediaType,
-    digest: d.digest,
-    size: d.size,
-    ...(d.artifactType !== undefined ? { artifactType: d.artifactType } : {}),
-    ...(d.annotations !== undefined ? { annotations: d.annotations } : {}),
-  };
-}
-
-export function blobLinkToWire(l: BlobLink | null): BlobLink | null {
-  return l && { digest: l.digest, size: l.size };
-}
+export type Descriptor = z.output<typeof descriptor>;
+export type ManifestResult = z.output<typeof manifestResult>;
+export type ManifestPutResult = z.output<typeof manifestPutResult>;
+export type ListRequest = z.output<typeof page>;
+export type ListResult = z.output<typeof listResult>;
+export type BlobLink = z.output<typeof blobLink>;

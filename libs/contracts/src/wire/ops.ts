@@ -73,14 +73,6 @@ export const noReply: WireReply<void> = {
 };
 
 /**
- * A table whose checks are hand-made (check.ts): the values on the wire are the API's own, and go
- * out as they are.
- */
-export function wireOp<Req, Res>(_name: string, request: Check<Req>, response: Check<Res>): WireOp<Req, Res> {
-  return { request, response, writeRequest: (v) => v, writeResponse: (v) => v };
-}
-
-/**
  * The service side of a table: each operation answered by the method of the same name on `api`.
  * The compiler checks that `api` takes each operation's request and answers its reply.
  */

@@ -26,7 +26,11 @@ export class BlobsHandler {
       case 'HEAD':
         return this.get(x, name, requireDigest(digest));
       case 'DELETE':
-        await this.metadata.unlinkBlob(name, requireDigest(digest), eventContext(x));
+        await this.metadata.unlinkBlob({
+          repository: name,
+          digest: requireDigest(digest),
+          event: eventContext(x),
+        });
         return x.send(202);
       default:
         throw methodNotAllowed(x.method);
@@ -35,7 +39,13 @@ export class BlobsHandler {
 
   private async get(x: Exchange, name: string, digest: string): Promise<void> {
     // The repository link is the access boundary: a blob stored for another repository is unknown here.
-    const link = await this.metadata.statBlob(name, digest, eventContext(x), { head: x.method === 'HEAD' });
+    const link = await this.metadata.statBlob({
+      repository: name,
+      digest,
+      event: eventContext(x),
+      // Only when true: a GET's request stays as earlier releases wrote it.
+      ...(x.method === 'HEAD' ? { head: true } : {}),
+    });
     if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const etag = `"${digest}"`;
     const common = {

@@ -18,7 +18,7 @@ export class ListingsHandler {
     this.readOnly(x);
     const n = parsePageSize(x.query.get('n') ?? undefined, { max: MAX_PAGE });
     const last = x.query.get('last') ?? undefined;
-    const page = await this.metadata.listTags(name, { n, last });
+    const page = await this.metadata.listTags({ repository: name, n, last });
     const link = page.more && n !== undefined ? this.link(`/v2/${name}/tags/list`, page.items, n) : {};
     x.json(200, { name, tags: page.items }, link);
   }
@@ -45,7 +45,7 @@ export class ListingsHandler {
     this.readOnly(x);
     requireDigest(digest);
     const artifactType = x.query.get('artifactType') || undefined;
-    const manifests = await this.metadata.listReferrers(name, digest, artifactType);
+    const manifests = await this.metadata.listReferrers({ repository: name, digest, artifactType });
     x.json(
       200,
       { schemaVersion: 2, mediaType: MT_OCI_INDEX, manifests },

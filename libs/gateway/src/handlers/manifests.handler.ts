@@ -27,7 +27,7 @@ export class ManifestsHandler {
       case 'PUT':
         return this.put(x, name, reference);
       case 'DELETE':
-        await this.metadata.deleteManifest(name, reference, eventContext(x));
+        await this.metadata.deleteManifest({ repository: name, reference, event: eventContext(x) });
         return x.send(202);
       default:
         throw methodNotAllowed(x.method);

@@ -39,7 +39,12 @@ export class UploadsHandler {
       // that a repository the caller cannot read holds the blob.
       const mayRead = from === null ? access.unrestricted : access.canPull(from);
       if ((from === null || isValidRepositoryName(from)) && mayRead) {
-        const linked = await this.metadata.mountBlob(name, mount, from ?? undefined, eventContext(x));
+        const linked = await this.metadata.mountBlob({
+          repository: name,
+          digest: mount,
+          from: from ?? undefined,
+          event: eventContext(x),
+        });
         if (linked) return this.created(x, name, linked.digest);
       }
     }
@@ -63,7 +68,12 @@ export class UploadsHandler {
         await this.blobs.cancelUpload({ repository: name, id: session.id }).catch(() => undefined);
         throw e;
       }
-      await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
+      await this.metadata.linkBlob({
+        repository: name,
+        digest: blob.digest,
+        size: blob.size,
+        event: eventContext(x),
+      });
       return this.created(x, name, blob.digest);
     }
     const session = await this.blobs.startUpload({ repository: name });
@@ -97,7 +107,12 @@ export class UploadsHandler {
           digest,
           chunk,
         });
-        await this.metadata.linkBlob(name, blob.digest, blob.size, eventContext(x));
+        await this.metadata.linkBlob({
+          repository: name,
+          digest: blob.digest,
+          size: blob.size,
+          event: eventContext(x),
+        });
         return this.created(x, name, blob.digest);
       }
       case 'DELETE':

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
 import type { EventAction, EventContext, EventTarget, RegistryEvent } from '@wharf/contracts';
 import type { Queryable } from '@wharf/database';
 import { insertEvents } from '../store';
@@ -10,8 +9,7 @@ export const EVENT_OUTBOX = Symbol('EVENT_OUTBOX');
 /** The write side of events as the services see it: the outbox, or NO_EVENTS when events are off. */
 export interface EventRecorder {
   /**
-   * False for NO_EVENTS. Then there is nothing to build or record, and a change needs no
-   * transaction of its own for its events (see inChange).
+   * False for NO_EVENTS. Then there is nothing to build or record.
    */
   readonly enabled: boolean;
   event(action: EventAction, target: EventTarget, ctx: EventContext | undefined): RegistryEvent;
@@ -94,15 +92,3 @@ export const NO_EVENTS: EventRecorder = {
   pull: () => undefined,
   flush: async () => undefined,
 };
-
-/**
- * Runs a change so that the events it records commit with it: in one transaction when events are
- * on; on the pool otherwise, where the change (one statement) needs no transaction of its own.
- */
-export function inChange<T>(
-  ds: DataSource,
-  events: EventRecorder,
-  change: (db: Queryable) => Promise<T>,
-): Promise<T> {
-  return events.enabled ? ds.transaction((em) => change(em)) : change(ds);
-}

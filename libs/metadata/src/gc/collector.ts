@@ -1,7 +1,8 @@
 import type { DataSource } from 'typeorm';
-import type { BlobApi } from '@wharf/contracts';
+import { repositoryChanged, type BlobApi, type CacheChange } from '@wharf/contracts';
 import type { Queryable } from '@wharf/database';
 import { SCHEMA1_EMPTY_LAYER_DIGEST } from '@wharf/schema1';
+import type { CacheCoherence } from '../coherence/cache-coherence';
 import {
   advanceSweepCursor,
   blobIsLinked,
@@ -68,8 +69,8 @@ export class GcCollector {
     private readonly ds: DataSource,
     private readonly blobs: BlobApi | undefined,
     private readonly reviewDelayMs: number,
-    /** Told (after commit) which repositories lost content: the all-in-one's read cache. */
-    private readonly changed?: (repositories: string[]) => void,
+    /** Every cache drops the content a transaction removed before the pass goes on (ADR 24). */
+    private readonly coherence: CacheCoherence,
   ) {}
 
   /** Works until nothing is due (or `shouldStop`), then records the run. */
@@ -106,14 +107,19 @@ export class GcCollector {
   /** `touched` collects repository ids whose content the transaction removed. */
   private async tx<T>(work: (tx: Queryable, touched: Set<string>) => Promise<T>): Promise<T> {
     const touched = new Set<string>();
-    let names: string[] = [];
+    let changes: CacheChange[] = [];
+    let recorded: string | undefined;
     const result = await this.ds.transaction(async (em) => {
       await limitLockWait(em, LOCK_TIMEOUT);
       const out = await work(em, touched);
-      if (touched.size && this.changed) names = await repositoryNames(em, [...touched]);
+      if (touched.size) {
+        changes = (await repositoryNames(em, [...touched])).map(repositoryChanged);
+        recorded = await this.coherence.record(em, changes);
+      }
       return out;
     });
-    if (names.length) this.changed?.(names);
+    // Before the bytes go (a later step): no cache may still hand out what this removed.
+    if (changes.length) await this.coherence.settle(changes, recorded);
     return result;
   }
 

@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { BLOB_API, type BlobApi } from '@wharf/contracts';
-import { METADATA_READ_CACHE, type MetadataCache } from '../read-cache';
+import { CACHE_COHERENCE, type CacheCoherence } from '../coherence/cache-coherence';
 import { METADATA_DATA_SOURCE } from '../tokens';
 import { GcCollector } from './collector';
 import { GC_OPTIONS, type GcOptions } from './gc-options';
@@ -46,11 +46,9 @@ export class GcWorker implements OnApplicationBootstrap, BeforeApplicationShutdo
     @Inject(METADATA_DATA_SOURCE) ds: DataSource,
     @Inject(GC_OPTIONS) private readonly opts: GcOptions,
     @Inject(BLOB_API) blobs: BlobApi,
-    @Inject(METADATA_READ_CACHE) cache: MetadataCache,
+    @Inject(CACHE_COHERENCE) coherence: CacheCoherence,
   ) {
-    this.collector = new GcCollector(ds, blobs, opts.reviewDelayMs, (repositories) => {
-      for (const r of repositories) cache.repositoryChanged(r);
-    });
+    this.collector = new GcCollector(ds, blobs, opts.reviewDelayMs, coherence);
   }
 
   counters(): GcWorkerCounters {

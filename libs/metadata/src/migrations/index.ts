@@ -3,6 +3,7 @@ import { MetadataManifestConfig1764500000000 } from './1764500000000-manifest-co
 import { MetadataGc1764600000000 } from './1764600000000-gc';
 import { MetadataEvents1764700000000 } from './1764700000000-events';
 import { MetadataGcUnlinked1764800000000 } from './1764800000000-gc-unlinked';
+import { MetadataCacheCoherence1764900000000 } from './1764900000000-cache-coherence';
 
 /** In order. Each one stays compatible with the release before it (rolling upgrades). */
 export const METADATA_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const METADATA_MIGRATIONS = [
   MetadataGc1764600000000,
   MetadataEvents1764700000000,
   MetadataGcUnlinked1764800000000,
+  MetadataCacheCoherence1764900000000,
 ];

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import { METADATA_OPS } from '@wharf/contracts';
 import { INTERNAL_SERVER, createRpcController, type InternalServer } from '@wharf/transport';
+import { CacheHolders } from '../coherence/cache-holders.service';
 import { MetadataService } from '../metadata.service';
 import { METADATA_DATA_SOURCE } from '../tokens';
 import { metadataRpcHandlers } from './metadata-rpc';
@@ -23,9 +24,9 @@ export class MetadataServerModule {
         { provide: INTERNAL_SERVER, useValue: opts.internal },
         {
           provide: METADATA_RPC_HANDLERS,
-          inject: [MetadataService, METADATA_DATA_SOURCE],
-          useFactory: (svc: MetadataService, ds: DataSource) =>
-            metadataRpcHandlers(svc, async () => {
+          inject: [MetadataService, CacheHolders, METADATA_DATA_SOURCE],
+          useFactory: (svc: MetadataService, holders: CacheHolders, ds: DataSource) =>
+            metadataRpcHandlers(svc, holders, async () => {
               await ds.query('SELECT 1');
             }),
         },

@@ -8,3 +8,4 @@ export * from './gc-queue';
 export * from './gc-collector';
 export * from './gc-reports';
 export * from './events';
+export * from './cache-coherence';

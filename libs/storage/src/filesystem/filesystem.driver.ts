@@ -9,6 +9,7 @@ import type { BlobDriver, StoredBlob, UploadHandle } from '../driver';
 import { InvalidStorageKeyError } from '../errors';
 import { FileRangeStream } from './file-stream';
 import { assertUploadId, FilesystemLayout } from './paths';
+import { ensureStoreId, readStoreId } from './store-id';
 
 const DRIVER_NAME = 'filesystem';
 /** Bytes an append buffers between the request and the file (bounded: one per upload in flight). */
@@ -159,6 +160,16 @@ export class FilesystemDriver implements BlobDriver {
       if (range.end < range.start) throw new RangeError(`range end ${range.end} before start ${range.start}`);
     }
     return openRange(file, null, range ?? null);
+  }
+
+  /** This root's identity (store-id.ts), created on the first call. */
+  storeId(): Promise<string> {
+    return ensureStoreId(this.layout);
+  }
+
+  /** The identity this root holds, or null; never writes (for processes that only read blobs). */
+  readStoreId(): Promise<string | null> {
+    return readStoreId(this.layout);
   }
 
   async delete(digest: string): Promise<void> {

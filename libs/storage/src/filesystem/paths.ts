@@ -8,6 +8,7 @@ import { assertUploadId, parseDigest } from '../keys';
  *   <root>/blobs/<alg>/<first 2 hex>/<hex>/data   committed, immutable blobs
  *   <root>/uploads/<id>                            uploads in progress
  *   <root>/tmp/<uuid>                              putBlob staging (same filesystem, so rename is atomic)
+ *   <root>/store-id                                this store's identity (store-id.ts), written once
  */
 
 export { assertUploadId, parseDigest, type ParsedDigest } from '../keys';
@@ -40,6 +41,11 @@ export class FilesystemLayout {
 
   get tmpDir(): string {
     return path.join(this.root, 'tmp');
+  }
+
+  /** Tells processes that mount the root whether they look at the same store (ADR 23). */
+  get storeIdPath(): string {
+    return path.join(this.root, 'store-id');
   }
 
   tmpPath(token: string): string {

@@ -307,6 +307,21 @@ describe('S3Driver', () => {
       expect((await fetch(internal)).status).toBe(403);
     });
 
+    it('internal ones are signed for the endpoint the driver uses, whatever the public endpoint', async () => {
+      const content = randomBytes(3000);
+      const digest = digestOf(content);
+      await driver.putBlob(digest, content);
+      const pub = new S3Driver(
+        optionsFor(prefix, { publicEndpoint: { endPoint: 'localhost', port: server.port } }),
+      );
+      const url = new URL(await pub.internalGetUrl(digest, 60));
+      expect(url.host).toBe(`${server.host}:${server.port}`);
+      const ranged = await fetch(url, { headers: { range: 'bytes=10-19' } });
+      expect(ranged.status).toBe(206);
+      expect(Buffer.from(await ranged.arrayBuffer())).toEqual(content.subarray(10, 20));
+      await expect(pub.internalGetUrl(digest, 0)).rejects.toThrow(RangeError);
+    });
+
     it('expire, and only cover the object they were signed for', async () => {
       const content = randomBytes(10);
       await driver.putBlob(digestOf(content), content);

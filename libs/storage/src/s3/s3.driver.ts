@@ -283,12 +283,21 @@ export class S3Driver implements BlobDriver {
    * A URL that fetches the blob straight from the store for `expirySeconds`, signed for the public
    * endpoint. It does not check that the blob exists; the caller already knows it does.
    */
-  async presignedGetUrl(digest: string, expirySeconds: number): Promise<string> {
+  presignedGetUrl(digest: string, expirySeconds: number): Promise<string> {
+    return this.presign(this.publicClient, digest, expirySeconds);
+  }
+
+  /** As presignedGetUrl, signed for the endpoint this driver uses (WHARF_S3_ENDPOINT). */
+  internalGetUrl(digest: string, expirySeconds: number): Promise<string> {
+    return this.presign(this.client, digest, expirySeconds);
+  }
+
+  private async presign(client: Client, digest: string, expirySeconds: number): Promise<string> {
     const key = this.layout.blobKey(digest);
     if (!Number.isSafeInteger(expirySeconds) || expirySeconds < 1 || expirySeconds > MAX_PRESIGN_SECONDS) {
       throw new RangeError(`presigned URL expiry must be 1 s to 7 days: ${expirySeconds}`);
     }
-    return this.publicClient.presignedGetObject(this.bucket, key, expirySeconds);
+    return client.presignedGetObject(this.bucket, key, expirySeconds);
   }
 
   /** The objects holding the first `size` bytes of an upload, in order. */

@@ -32,6 +32,10 @@ export interface S3Operation {
   key: string;
   /** The Host header: tells a presigned URL's request (public name) from the driver's own. */
   host: string;
+  /** Signed in the query (a presigned URL) rather than in the Authorization header. */
+  presigned: boolean;
+  /** The Range header, when there was one. */
+  range?: string;
 }
 
 export interface ShimOptions {
@@ -70,7 +74,13 @@ export function s3rverShim(options: ShimOptions): S3rver.Middleware {
     } catch {
       return fail(ctx, new S3ShimError(400, 'InvalidURI', 'Could not parse the specified URI.'));
     }
-    options.record({ name: route.name, key: route.key, host: ctx.req.headers.host ?? '' });
+    options.record({
+      name: route.name,
+      key: route.key,
+      host: ctx.req.headers.host ?? '',
+      presigned: /(^|&)X-Amz-Signature=/i.test(ctx.querystring),
+      ...(ctx.req.headers.range ? { range: ctx.req.headers.range } : {}),
+    });
 
     let auth;
     try {

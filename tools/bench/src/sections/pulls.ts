@@ -5,7 +5,7 @@ import type { Dispatcher } from 'undici';
 import type { Bench } from '../bench';
 import { PULL_ACCEPT, exchange, layerOf, makeImage, newPool, type Image } from '../client';
 import { Content, KiB, formatBytes } from '../content';
-import { treeCpuSeconds } from '../cpu';
+import { processesCpuSeconds } from '../cpu';
 import { settleDisk } from '../disk';
 import type { MetricSpec, Side } from '../model';
 import { closedLoop } from '../stats';
@@ -95,7 +95,7 @@ async function manifestLoad(
   c: number,
   image: Image,
 ) {
-  const pool = newPool(side.client.origin, c);
+  const pool = newPool(side.client.origins, c);
   const headers = { accept: PULL_ACCEPT };
   const size = image.manifest.length;
   // undici closes the connection after a HEAD unless told not to; real clients (Go's net/http) keep it.
@@ -105,7 +105,7 @@ async function manifestLoad(
       concurrency: c,
       warmupMs: b.opts.warmupMs,
       durationMs: b.opts.durationMs,
-      probe: side.pid ? () => treeCpuSeconds(side.pid!) : undefined,
+      probe: side.processes.length ? () => processesCpuSeconds(side.processes)! : undefined,
       fire: async () => {
         const res = await exchange(pool, opts);
         const ok = res.status === 200 && res.headers['content-length'] === String(size);
@@ -183,7 +183,7 @@ export async function blobGetSection(b: Bench): Promise<void> {
           if (!t) continue;
           const mbps = t.bytes / 1e6 / (t.ms / 1000);
           b.record(spec, side.key, mbps);
-          if (side.pid) b.record(cpu, side.key, t.cpuSeconds / (t.bytes / 1e9));
+          if (side.processes.length) b.record(cpu, side.key, t.cpuSeconds / (t.bytes / 1e9));
           b.opts.log(
             `  r${round} ${side.label.padEnd(12)} ${spec.name.padEnd(34)} ${mbps.toFixed(0).padStart(6)} MB/s`,
           );

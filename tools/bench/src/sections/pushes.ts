@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Bench } from '../bench';
 import { layerOf, makeImage } from '../client';
 import { Content, formatBytes } from '../content';
-import { treeCpuSeconds } from '../cpu';
+import { processesCpuSeconds } from '../cpu';
 import { settleDisk } from '../disk';
 import type { MetricSpec } from '../model';
 import { percentile } from '../stats';
@@ -61,7 +61,7 @@ export async function pushSection(b: Bench): Promise<void> {
             // /proc (~1.5 ms here), which inside the timed window would be a third of a 1 MiB push.
             // Between pushes the registry is idle, so the figure is still the pushes' own.
             settleDisk();
-            const cpu0 = side.pid ? treeCpuSeconds(side.pid) : 0;
+            const cpu0 = processesCpuSeconds(side.processes) ?? 0;
             const mbps = await b.transferRate(
               async () => {
                 if (mode === 'monolithic') await side.client.pushMonolithic(PUSH_REPO, content);
@@ -74,12 +74,12 @@ export async function pushSection(b: Bench): Promise<void> {
                 content.digest();
               },
             );
-            const cpuSeconds = side.pid ? treeCpuSeconds(side.pid) - cpu0 : 0;
+            const cpuSeconds = (processesCpuSeconds(side.processes) ?? 0) - cpu0;
             const synced = performance.now();
             settleDisk();
             const syncSeconds = (performance.now() - synced) / 1000;
             b.record(spec, side.key, mbps);
-            if (side.pid) b.record(cpu, side.key, cpuSeconds / (bytes / 1e9));
+            if (side.processes.length) b.record(cpu, side.key, cpuSeconds / (bytes / 1e9));
             b.record(durable, side.key, bytes / 1e6 / (bytes / 1e6 / mbps + syncSeconds));
             b.opts.log(
               `  r${round} ${side.label.padEnd(12)} ${spec.name.padEnd(34)} ${mbps.toFixed(0).padStart(6)} MB/s`,

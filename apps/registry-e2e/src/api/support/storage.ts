@@ -4,6 +4,7 @@
  *   <root>/blobs/<alg>/<first 2 hex>/<hex>/data   committed blobs
  *   <root>/uploads/<id>                            uploads in progress
  *   <root>/tmp/<uuid>                              staging
+ *   <root>/store-id                                the store's identity (distributed blob services)
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';

@@ -1,0 +1,3 @@
+export * from './cache-coherence';
+export * from './cache-holders.service';
+export * from './coherence.providers';
