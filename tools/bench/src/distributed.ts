@@ -78,11 +78,27 @@ interface Replica {
   child?: ChildProcess;
 }
 
-/** `apps` is dist/apps. The Server's pid is the first gateway's; `processes` names every one. */
+/** What a measurement of the shape needs besides its URLs: where its traffic goes. */
+export interface DistributedInfo {
+  processes: Proc[];
+  replicas: Replicas;
+  /** The Postgres database every service of this shape uses. */
+  database: string;
+  natsUrl: string;
+  /** First token of every subject this shape's services use. */
+  natsPrefix: string;
+}
+
+/**
+ * `apps` is dist/apps. The Server's pid is the first gateway's; `processes` names every one.
+ * `env`: more WHARF_* settings for every process (e.g. WHARF_GATEWAY_CACHE_SIZE=0); they win over
+ * the ones set here.
+ */
 export async function startDistributed(opts: {
   apps: string;
   replicas?: Partial<Replicas>;
-}): Promise<Server & { processes: Proc[]; replicas: Replicas }> {
+  env?: Record<string, string>;
+}): Promise<Server & DistributedInfo> {
   const replicas = { ...ONE_EACH, ...opts.replicas };
   const dir = tempDir('wharf-bench-dist-');
   const db = `wharf_bench_${randomBytes(6).toString('hex')}`;
@@ -109,6 +125,7 @@ export async function startDistributed(opts: {
     WHARF_METADATA_URL: urls('metadata').join(','),
     WHARF_SCHEMA1_SIGNING_KEY: keyFile,
     WHARF_LOG_LEVEL: process.env.WHARF_LOG_LEVEL ?? 'warn',
+    ...opts.env,
   };
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('WHARF_')));
   const nodeArgs = process.env.WHARF_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
@@ -158,6 +175,9 @@ export async function startDistributed(opts: {
       .flatMap((role) => all.filter((r) => r.role === role))
       .map((r) => ({ name: r.name, pid: r.child!.pid! })),
     replicas,
+    database: db,
+    natsUrl: env.WHARF_NATS_URL,
+    natsPrefix: env.WHARF_NATS_PREFIX,
     dir,
     child: gateway,
     stop: stopAll,

@@ -122,7 +122,7 @@ describe('deployment files', () => {
     const configMaps = new Map(byKind('ConfigMap').map((d) => [d.metadata.name, d.data as Env]));
     const secrets = new Map(byKind('Secret').map((d) => [d.metadata.name, d.stringData as Env]));
 
-    it('has Deployments with probes, Services, an HPA for the gateway, PDBs and NetworkPolicies', () => {
+    it('has Deployments with probes, Services, an HPA for each service, PDBs and NetworkPolicies', () => {
       const deployments = byKind('Deployment').map((d) => d.metadata.name);
       expect(deployments.sort()).toEqual(['wharf-blob', 'wharf-gateway', 'wharf-metadata']);
       for (const d of byKind('Deployment')) {
@@ -130,9 +130,11 @@ describe('deployment files', () => {
         expect(c.readinessProbe.httpGet.path).toBe('/readyz');
         expect(c.livenessProbe.httpGet.path).toBe('/healthz');
       }
-      expect(byKind('HorizontalPodAutoscaler').map((h) => (h as any).spec.scaleTargetRef.name)).toEqual([
-        'wharf-gateway',
-      ]);
+      expect(
+        byKind('HorizontalPodAutoscaler')
+          .map((h) => (h as any).spec.scaleTargetRef.name)
+          .sort(),
+      ).toEqual(['wharf-blob', 'wharf-gateway', 'wharf-metadata']);
       expect(byKind('PodDisruptionBudget').length).toBeGreaterThanOrEqual(3);
       expect(byKind('NetworkPolicy').length).toBeGreaterThanOrEqual(3);
       expect(

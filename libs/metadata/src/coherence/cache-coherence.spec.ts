@@ -87,6 +87,14 @@ describe('cache coherence (Postgres + NATS)', () => {
     await ds.query('DELETE FROM metadata.cache_holders; DELETE FROM metadata.cache_changes');
   });
 
+  it('a holder renewing in time keeps its cache: only its first renewal (and none after) says lost', async () => {
+    expect(await renewCacheHolder(ds, 'steady', LEASE.leaseMs)).toBe(true);
+    for (let i = 0; i < 3; i++) expect(await renewCacheHolder(ds, 'steady', LEASE.leaseMs)).toBe(false);
+    const h = await holder();
+    for (let i = 0; i < 3; i++) await h.lease.renewOnce();
+    expect(h.flushes).toBe(1);
+  });
+
   it('a write returns once every live holder has applied its change, with no lease to wait out', async () => {
     const [a, b] = [await holder(), await holder()];
     const started = Date.now();

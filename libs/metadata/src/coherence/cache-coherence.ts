@@ -66,7 +66,12 @@ export class HolderCoherence implements CacheCoherence {
   async settle(changes: CacheChange[], recorded?: string): Promise<void> {
     if (!changes.length) return;
     await this.deliver(changes);
-    if (recorded !== undefined) await forgetCacheChanges(this.ds, recorded);
+    // Not awaited: the write need not wait for this commit's flush. A record that outlives a crash
+    // is delivered once more by the sweep, which changes nothing.
+    if (recorded !== undefined)
+      forgetCacheChanges(this.ds, recorded).catch((e: unknown) =>
+        this.log.warn(`cache change ${recorded} stays for the sweep: ${(e as Error).message}`),
+      );
   }
 
   /** Starts delivering records whose writer died. */

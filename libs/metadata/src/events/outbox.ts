@@ -30,6 +30,13 @@ export interface OutboxOptions {
 
 /** A pull batch is written when it reaches this many events, or after pullFlushMs. */
 const PULL_BATCH_MAX = 500;
+/**
+ * Pull events waiting for their insert, at most: beyond it new ones are dropped (and counted), so
+ * pulls arriving faster than PostgreSQL takes their events (gateways answering from their caches
+ * report thousands a second) cost no unbounded memory.
+ */
+const PULL_BACKLOG_MAX = 10_000;
+const DROP_REPORT_MS = 10_000;
 
 /**
  * The write side of durable events. Push, mount and delete are recorded in the transaction of the
@@ -43,6 +50,10 @@ export class EventOutbox implements EventRecorder {
   private pulls: RegistryEvent[] = [];
   private timer?: NodeJS.Timeout;
   private flushing = Promise.resolve();
+  /** Pull events in batches handed to `flushing` and not yet inserted. */
+  private inFlight = 0;
+  private dropped = 0;
+  private dropReport?: NodeJS.Timeout;
 
   constructor(
     private readonly pool: Queryable,
@@ -61,6 +72,7 @@ export class EventOutbox implements EventRecorder {
 
   pull(target: EventTarget, ctx: EventContext): void {
     if (!this.opts.pull) return;
+    if (this.inFlight + this.pulls.length >= PULL_BACKLOG_MAX) return this.drop();
     this.pulls.push(this.event('pull', target, ctx));
     if (this.pulls.length >= PULL_BATCH_MAX) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.opts.pullFlushMs).unref();
@@ -73,14 +85,28 @@ export class EventOutbox implements EventRecorder {
     const batch = this.pulls;
     this.pulls = [];
     if (!batch.length) return this.flushing;
+    this.inFlight += batch.length;
     this.flushing = this.flushing
       .then(() => insertEvents(this.pool, batch))
       .then(
         () => this.opts.onRecorded?.(),
         // Pull events are best effort by design; a failed batch must not fail the reads.
         (e: unknown) => this.log.warn(`dropped ${batch.length} pull events: ${(e as Error).message}`),
-      );
+      )
+      .finally(() => {
+        this.inFlight -= batch.length;
+      });
     return this.flushing;
+  }
+
+  /** Counts a pull event the backlog had no room for; says so once per DROP_REPORT_MS. */
+  private drop(): void {
+    this.dropped++;
+    this.dropReport ??= setTimeout(() => {
+      this.log.warn(`dropped ${this.dropped} pull events: PostgreSQL takes them slower than they come`);
+      this.dropped = 0;
+      this.dropReport = undefined;
+    }, DROP_REPORT_MS).unref();
   }
 }
 

@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import { queryRows, type Queryable } from '@wharf/database';
 import type { CacheChange } from '@wharf/contracts';
 
@@ -7,24 +8,26 @@ import type { CacheChange } from '@wharf/contracts';
 /**
  * Records a renewal: valid until now + leaseMs. `lost` when the holder was revoked, its lease had
  * run out, or it is new: it may have missed an invalidation and must flush. The old row is read
- * under lock, so a revocation is ordered either before this renewal (lost) or after it (then the
- * writer waits out the lease this renewal records, and the next renewal answers lost).
+ * under lock in the renewal's transaction, so a revocation is ordered either before this renewal
+ * (lost) or after it (then the writer waits out the lease this renewal records, and the next
+ * renewal answers lost). One statement cannot do this: a row locked FOR UPDATE in a CTE and updated
+ * by the same statement is not seen by the lock.
  */
-export async function renewCacheHolder(db: Queryable, holder: string, leaseMs: number): Promise<boolean> {
-  const [row] = await queryRows<{ lost: boolean | null }>(
-    db,
-    `WITH old AS (
-       SELECT revoked OR expires_at <= now() AS lost FROM metadata.cache_holders WHERE id = $1 FOR UPDATE
-     ), renewed AS (
-       INSERT INTO metadata.cache_holders (id, expires_at, revoked)
+export function renewCacheHolder(ds: DataSource, holder: string, leaseMs: number): Promise<boolean> {
+  return ds.transaction(async (em) => {
+    const [old] = await queryRows<{ lost: boolean }>(
+      em,
+      `SELECT revoked OR expires_at <= now() AS lost FROM metadata.cache_holders WHERE id = $1 FOR UPDATE`,
+      [holder],
+    );
+    await em.query(
+      `INSERT INTO metadata.cache_holders (id, expires_at, revoked)
        VALUES ($1, now() + make_interval(secs => $2::float8 / 1000), false)
-       ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, revoked = false
-       RETURNING id
-     )
-     SELECT (SELECT lost FROM old) AS lost FROM renewed`,
-    [holder, leaseMs],
-  );
-  return row?.lost ?? true;
+       ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at, revoked = false`,
+      [holder, leaseMs],
+    );
+    return old?.lost ?? true;
+  });
 }
 
 /** Holders whose lease is live now. */
