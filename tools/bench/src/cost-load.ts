@@ -11,7 +11,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { exchange, newPool } from './client';
 import { tempDir } from './processes';
-import { parseWrk, wrkTargets, wrkThreads } from './soak-wrk';
+import { WRK_DONE_LUA, parseWrk, wrkSetupLua, wrkTargets, wrkThreads } from './soak-wrk';
 import { closedLoop, percentile } from './stats';
 
 export interface LoadOutcome {
@@ -38,34 +38,14 @@ export function wrkAvailable(): boolean {
  * `done` prints the figures as one JSON line that parseWrk reads.
  */
 export function wrkGetScript(urls: string[], path: string, accept: string): string {
-  const targets = wrkTargets(urls)
-    .map((t) => `{ ${JSON.stringify(t.host)}, ${JSON.stringify(t.port)} }`)
-    .join(', ');
-  return `
-local targets = { ${targets} }
-local assigned = 0
-function setup(thread)
-  local t = targets[(assigned % #targets) + 1]
-  assigned = assigned + 1
-  thread.addr = wrk.lookup(t[1], t[2])[1]
-  thread:set('host', t[1] .. ':' .. t[2])
-end
-local req
+  return `${wrkSetupLua(wrkTargets(urls))}local req
 function init(args)
   req = wrk.format('GET', ${JSON.stringify(path)}, { ['Host'] = host, ['Accept'] = ${JSON.stringify(accept)} })
 end
 function request()
   return req
 end
-function done(s, l)
-  local e = s.errors
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
-    '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}\\n',
-    s.requests, s.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    l:percentile(50), l:percentile(90), l:percentile(99), l:percentile(99.9), l.max))
-end
-`;
+${WRK_DONE_LUA}`;
 }
 
 export function wrkLoad(opts: {

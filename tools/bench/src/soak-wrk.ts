@@ -52,13 +52,8 @@ export function wrkThreads(threads: number, targets: number, connections: number
   return t;
 }
 
-/**
- * wrk's `done` hook prints one JSON line. Latencies come in microseconds; anything over --timeout is
- * not in the histogram but in `timeout` (which is why the issue's run showed a max of 1.99 s).
- * `setup` runs once per thread before any starts: it points thread i at target i mod n, with that
- * target's Host header.
- */
-export function wrkScript(targets: WrkTarget[]): string {
+/** wrk's `setup` hook: thread i goes to target i mod n, with that target's Host header. */
+export function wrkSetupLua(targets: WrkTarget[]): string {
   const list = targets.map((t) => `{ ${JSON.stringify(t.host)}, ${JSON.stringify(t.port)} }`).join(', ');
   return `
 local targets = { ${list} }
@@ -69,7 +64,27 @@ function setup(thread)
   thread.addr = wrk.lookup(t[1], t[2])[1]
   thread:set('host', t[1] .. ':' .. t[2])
 end
-local paths, accept, n = {}, '', 0
+`;
+}
+
+/** wrk's `done` hook: the figures as one JSON line, which parseWrk reads. */
+export const WRK_DONE_LUA = `function done(s, l)
+  local e = s.errors
+  io.write(string.format(
+    'WRK_JSON {"requests":%d,"us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
+    '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}\\n',
+    s.requests, s.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    l:percentile(50), l:percentile(90), l:percentile(99), l:percentile(99.9), l.max))
+end
+`;
+
+/**
+ * The soak's pulls: each connection cycles through a manifest by tag, by digest and a blob. `setup`
+ * runs once per thread before any starts. Latencies come in microseconds; anything over --timeout
+ * is not in the histogram but in `timeout` (which is why a max of 1.99 s can show).
+ */
+export function wrkScript(targets: WrkTarget[]): string {
+  return `${wrkSetupLua(targets)}local paths, accept, n = {}, '', 0
 function init(args)
   paths = { args[1], args[2], args[3] }
   accept = args[4]
@@ -79,15 +94,7 @@ function request()
   n = n + 1
   return wrk.format('GET', paths[(n % 3) + 1], { ['Host'] = host, ['Accept'] = accept })
 end
-function done(s, l)
-  local e = s.errors
-  io.write(string.format(
-    'WRK_JSON {"requests":%d,"us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d,' ..
-    '"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d}\\n',
-    s.requests, s.duration, e.connect, e.read, e.write, e.status, e.timeout,
-    l:percentile(50), l:percentile(90), l:percentile(99), l:percentile(99.9), l.max))
-end
-`;
+${WRK_DONE_LUA}`;
 }
 
 export function parseWrk(output: string): WrkResult {
