@@ -31,8 +31,9 @@ const MAY_USE = {
   storage: ['contracts', 'oci'],
   transport: ['config', 'contracts', 'database', 'observability', 'oci', 'storage'],
   auth: ['config', 'contracts', 'oci'],
+  proxy: ['config', 'contracts', 'observability', 'oci'],
   // feature: the gateway reaches metadata and blob only through contracts
-  gateway: ['auth', 'config', 'contracts', 'database', 'observability', 'oci'],
+  gateway: ['auth', 'config', 'contracts', 'database', 'observability', 'oci', 'proxy'],
   metadata: ['config', 'contracts', 'database', 'observability', 'oci', 'schema1', 'transport'],
   blob: ['contracts', 'database', 'observability', 'oci', 'storage', 'transport'],
   // apps: each distributed service bundles its own feature lib and no other

@@ -19,7 +19,11 @@ class GatewayAppModule {
       module: GatewayAppModule,
       imports: [
         ClusterClientsModule.register(clients),
-        GatewayModule.register({ auth: config.auth, redirectBlobs: config.cluster.redirectBlobs }),
+        GatewayModule.register({
+          auth: config.auth,
+          redirectBlobs: config.cluster.redirectBlobs,
+          proxyConfigFile: config.proxyConfigFile,
+        }),
         HealthModule.register({
           lifecycle,
           inject: [ClusterClients],

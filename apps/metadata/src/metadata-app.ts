@@ -44,6 +44,7 @@ export function startMetadata(config: WharfConfig): Promise<RunningService> {
               : undefined,
           },
           gc: config.gc,
+          rules: config.rules,
           // Every write waits until each gateway has dropped what it changed (ADR 24).
           coherence: {
             notify: (changes, waitFor) =>

@@ -60,6 +60,7 @@ class RegistryModule {
           // This process makes every metadata write, so pulls can read through an in-process cache.
           readCache: { maxEntries: 50_000, maxBytes: 64 << 20 },
           gc: config.gc,
+          rules: config.rules,
           // Without NATS the relay delivers webhooks straight from the outbox (docs/adr/0010).
           events: { ...config.events, sourceAddr: `${hostname()}:${config.http.port}` },
         }),
@@ -69,7 +70,7 @@ class RegistryModule {
           driver: new FilesystemDriver(config.storageRoot),
           soleWriter,
         }),
-        GatewayModule.register({ auth: config.auth }),
+        GatewayModule.register({ auth: config.auth, proxyConfigFile: config.proxyConfigFile }),
         // The same /healthz and /readyz as the distributed services.
         HealthModule.register({
           lifecycle,

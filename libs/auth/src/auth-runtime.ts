@@ -7,7 +7,7 @@ import { LoginLimiter } from './login-limiter';
 import { parsePolicy, type Policy } from './policy';
 import { loadSigningKey, type SigningKey } from './signing-key';
 import { INTERNAL_ISSUER, TokenIssuer, TokenVerifier, externalKeys, type VerifiedToken } from './tokens';
-import { WatchedFile } from './watched-file';
+import { WatchedFile } from '@wharf/config';
 
 /** Injection token for the gateway's auth configuration (absent: access control off). */
 export const AUTH_CONFIG = Symbol('AUTH_CONFIG');

@@ -1,4 +1,5 @@
-import { PolicyError, compileGlob, parsePolicy, type Subject } from './policy';
+import { compileGlob } from '@wharf/oci';
+import { PolicyError, parsePolicy, type Subject } from './policy';
 
 const user = (name: string, groups: string[] = []): Subject => ({ name, groups });
 const anonymous: Subject = { name: null, groups: [] };

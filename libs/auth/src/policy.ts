@@ -1,4 +1,5 @@
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+import { compileGlob } from '@wharf/oci';
 import { ACTIONS, isAction, type Action } from './access';
 
 /**
@@ -65,23 +66,6 @@ export class Policy {
 
 const GLOB = /^[a-z0-9._\-/*]+$/;
 const NAME = /^[^\s:"\\]+$/;
-
-/** `*` stays within one path segment, `**` crosses segments; everything else is literal. */
-export function compileGlob(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      re += '.*';
-      i++;
-    } else if (c === '*') {
-      re += '[^/]*';
-    } else {
-      re += c.replace(/[.\-/]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${re}$`);
-}
 
 /** Parses and validates a policy file; the error names the line that is wrong. */
 export function parsePolicy(text: string, file: string): Policy {

@@ -12,7 +12,7 @@ import {
 } from 'jose';
 import type { AccessEntry } from './access';
 import { SIGNING_ALGS, type SigningKey } from './signing-key';
-import { WatchedFile } from './watched-file';
+import { WatchedFile } from '@wharf/config';
 
 /** `iss` of the tokens Wharf's own token service issues; refresh tokens get their own. */
 export const INTERNAL_ISSUER = 'wharf-token-service';

@@ -35,6 +35,10 @@ export interface WharfConfig {
   events: EventsConfig;
   /** Online garbage collection (gc.ts). */
   gc: GcConfig;
+  /** Repository rules (WHARF_RULES, read by the metadata service) and the retention pass. */
+  rules: { file?: string; retentionIntervalMs: number };
+  /** WHARF_PROXY_CONFIG: the pull-through cache's upstreams (read by @wharf/proxy). */
+  proxyConfigFile?: string;
 }
 
 export interface Schema1Config {
@@ -72,5 +76,7 @@ export function loadConfig(env: Source = process.env): WharfConfig {
     cluster: loadClusterConfig(s),
     events: loadEventsConfig(s),
     gc: loadGcConfig(s),
+    rules: { file: s.get('WHARF_RULES'), retentionIntervalMs: s.get('WHARF_RETENTION_INTERVAL') },
+    proxyConfigFile: s.get('WHARF_PROXY_CONFIG'),
   };
 }

@@ -15,3 +15,4 @@ export { parseDurationMs, parseHostPort, type Parser } from './parsers';
 export * from './readme-tables';
 export * from './startup';
 export * from './writable-dir';
+export * from './watched-file';

@@ -3,7 +3,7 @@
  * is bound to the in-process MetadataService; in the distributed shape to a NATS client. Both
  * adapters must honour the same semantics, including raising RegistryError with the spec's codes.
  */
-import type { OpRequest } from './wire/ops';
+import type { OpRequest, OpResponse } from './wire/ops';
 import type {
   BlobLink,
   Descriptor,
@@ -25,6 +25,9 @@ export type BlobStatRequest = OpRequest<MetadataOps['statBlob']>;
 export type BlobLinkRequest = OpRequest<MetadataOps['linkBlob']>;
 export type BlobUnlinkRequest = OpRequest<MetadataOps['unlinkBlob']>;
 export type BlobMountRequest = OpRequest<MetadataOps['mountBlob']>;
+export type FillClaimRequest = OpRequest<MetadataOps['claimFill']>;
+export type FillClaimResult = OpResponse<MetadataOps['claimFill']>;
+export type FillReleaseRequest = OpRequest<MetadataOps['releaseFill']>;
 
 /**
  * One method per operation, each taking its request as one object: the request of its operation
@@ -54,4 +57,12 @@ export interface MetadataApi {
    * without it, any repository does (automatic mount). Null when there is nothing to mount.
    */
   mountBlob(req: BlobMountRequest): Promise<BlobLink | null>;
+  /**
+   * A pull-through cache's lease on one fill, shared by every gateway: claimed (true) when nobody
+   * holds `key`, its lease ran out, or `holder` holds it already (renewed to `ttlMs` from now);
+   * false while another holder's lease runs. Times are the database's, one clock for all.
+   */
+  claimFill(req: FillClaimRequest): Promise<FillClaimResult>;
+  /** Ends the lease on `key` if `holder` holds it; a lease another holder took over stays. */
+  releaseFill(req: FillReleaseRequest): Promise<void>;
 }

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { AUTH_CONFIG, AuthRuntime } from '@wharf/auth';
 import type { AuthConfig } from '@wharf/config';
+import { BLOB_API, METADATA_API, type BlobApi, type MetadataApi } from '@wharf/contracts';
+import { PULL_THROUGH, PullThrough, loadProxyConfig } from '@wharf/proxy';
 import { AccessGuard } from './auth/access-guard';
 import { AuthController } from './auth/auth.controller';
 import { TokenEndpoint } from './auth/token.endpoint';
@@ -40,12 +42,24 @@ export class GatewayModule {
    * Without register(), or with mode none, access control is off. `redirectBlobs` lets blob GETs
    * answer 307 to the store when the blob service hands out URLs (off unless given).
    */
-  static register(options: { auth?: AuthConfig; redirectBlobs?: boolean }): DynamicModule {
+  static register(options: {
+    auth?: AuthConfig;
+    redirectBlobs?: boolean;
+    /** WHARF_PROXY_CONFIG: mirrored upstreams; a bad file stops the start here. */
+    proxyConfigFile?: string;
+  }): DynamicModule {
+    const proxy = options.proxyConfigFile ? loadProxyConfig(options.proxyConfigFile) : undefined;
     return {
       module: GatewayModule,
       providers: [
         { provide: AUTH_CONFIG, useValue: options.auth },
         { provide: REDIRECT_BLOBS, useValue: options.redirectBlobs ?? false },
+        {
+          provide: PULL_THROUGH,
+          useFactory: (metadata: MetadataApi, blobs: BlobApi) =>
+            proxy ? new PullThrough(proxy, metadata, blobs) : null,
+          inject: [METADATA_API, BLOB_API],
+        },
       ],
     };
   }

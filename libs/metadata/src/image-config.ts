@@ -59,7 +59,8 @@ export async function configToStore(
   try {
     return await readImageConfig(blobs, config.digest);
   } catch {
-    // A config that is not there makes the PUT fail with MANIFEST_BLOB_UNKNOWN a moment later; any
+    // A config that is not there makes the PUT fail with MANIFEST_BLOB_UNKNOWN a moment later, or,
+    // for a manifest proxied from an upstream, is simply not filled yet (nothing is kept then). Any
     // other read failure must not fail a push whose config is only an optimisation to keep.
     return null;
   }

@@ -9,3 +9,4 @@ export * from './schema1-key';
 export * from './migrations';
 export * from './server/metadata-server.module';
 export * from './coherence';
+export * from './rules';

@@ -83,10 +83,13 @@ export class ManifestWrites {
     const stored = this.ds.transaction(async (em) => {
       // FOR SHARE keeps a concurrent blob unlink or manifest delete from slipping in between the
       // check and the insert: a manifest is visible only with everything it references linked.
-      const missing = [
-        ...(await missingBlobLinks(em, repositoryId, blobs)),
-        ...(await missingManifests(em, repositoryId, children)),
-      ];
+      // A proxied manifest's references are filled from its upstream when pulled, so none is yet.
+      const missing = req.proxied
+        ? []
+        : [
+            ...(await missingBlobLinks(em, repositoryId, blobs)),
+            ...(await missingManifests(em, repositoryId, children)),
+          ];
       if (missing.length) {
         throw RegistryError.many(
           missing.map((d) => ({

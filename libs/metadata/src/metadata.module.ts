@@ -16,9 +16,11 @@ import { ManifestWrites } from './manifest-writes';
 import { METADATA_MIGRATIONS } from './migrations';
 import { MetadataMetrics } from './metadata-metrics';
 import { MetadataService } from './metadata.service';
+import { ProxyFills } from './proxy-fills';
 import { METADATA_READ_CACHE, MetadataReadCache, NO_READ_CACHE, type ReadCacheOptions } from './read-cache';
 import { schema1Providers, type Schema1Options } from './schema1.rewriter';
 import { NO_SCHEMA1 } from './schema1.seam';
+import { REPOSITORY_RULES, loadRepositoryRules } from './rules/repository-rules';
 import { METADATA_DATA_SOURCE, SCHEMA1_REWRITER } from './tokens';
 
 export interface MetadataModuleOptions {
@@ -43,6 +45,8 @@ export interface MetadataModuleOptions {
   gc?: GcOptions;
   /** How writes keep the gateways' caches coherent (ADR 24). */
   coherence?: MetadataCoherenceOptions;
+  /** Repository rules (WHARF_RULES): immutable tags, quotas, retention; none when absent. */
+  rules?: { file?: string; retentionIntervalMs: number };
 }
 
 export function openMetadataDataSource(opts: MetadataModuleOptions): Promise<DataSource> {
@@ -74,6 +78,7 @@ export class MetadataModule implements OnApplicationShutdown {
         ManifestReads,
         ManifestWrites,
         BlobLinks,
+        ProxyFills,
         MetadataService,
         MetadataMetrics,
         { provide: METADATA_API, useExisting: MetadataService },
@@ -87,6 +92,7 @@ export class MetadataModule implements OnApplicationShutdown {
         ...eventProviders(METADATA_DATA_SOURCE, opts.events),
         ...coherenceProviders(opts.coherence),
         { provide: GC_OPTIONS, useValue: opts.gc ?? GC_DEFAULTS },
+        { provide: REPOSITORY_RULES, useFactory: () => loadRepositoryRules(opts.rules?.file) },
         ...(opts.gc ? [GcWorker] : []),
       ],
       exports: [

@@ -6,6 +6,9 @@ import type {
   BlobStatRequest,
   BlobUnlinkRequest,
   Descriptor,
+  FillClaimRequest,
+  FillClaimResult,
+  FillReleaseRequest,
   ListReferrersRequest,
   ListRequest,
   ListResult,
@@ -20,14 +23,19 @@ import type {
 import { BlobLinks } from './blob-links.service';
 import { ManifestReads } from './manifest-reads';
 import { ManifestWrites } from './manifest-writes';
+import { ProxyFills } from './proxy-fills';
 
-/** MetadataApi, as bound in-process and answered on the wire: reads, writes and blob links. */
+/**
+ * MetadataApi, as bound in-process and answered on the wire: reads, writes, blob links and the
+ * pull-through cache's fill leases.
+ */
 @Injectable()
 export class MetadataService implements MetadataApi {
   constructor(
     private readonly reads: ManifestReads,
     private readonly writes: ManifestWrites,
     private readonly links: BlobLinks,
+    private readonly fills: ProxyFills,
   ) {}
 
   getManifest(req: ManifestGetRequest): Promise<ManifestResult> {
@@ -68,5 +76,13 @@ export class MetadataService implements MetadataApi {
 
   mountBlob(req: BlobMountRequest): Promise<BlobLink | null> {
     return this.links.mountBlob(req);
+  }
+
+  claimFill(req: FillClaimRequest): Promise<FillClaimResult> {
+    return this.fills.claimFill(req);
+  }
+
+  releaseFill(req: FillReleaseRequest): Promise<void> {
+    return this.fills.releaseFill(req);
   }
 }

@@ -10,3 +10,4 @@ export * from './negotiation';
 export * from './http-ranges';
 export * from './pagination';
 export * from './duration';
+export * from './glob';

@@ -64,6 +64,17 @@ export const GENERAL_KEYS = {
     default: '5s',
     doc: 'how often an idle collector looks for due reviews (at least `10ms`)',
   },
+  WHARF_RULES: {
+    parse: p.path,
+    doc: 'repository rules: immutable tags, quotas, retention (a YAML file, see Repository rules); re-read when it changes',
+    services: 'metadata',
+  },
+  WHARF_RETENTION_INTERVAL: {
+    parse: p.durationAtLeast('1s'),
+    default: '1h',
+    doc: 'how often the retention pass runs (one metadata replica at a time)',
+    services: 'metadata',
+  },
   WHARF_STORAGE_ROOT: {
     parse: p.path,
     defaultDoc: '`<data dir>/blobs`',
@@ -72,6 +83,11 @@ export const GENERAL_KEYS = {
     distributed: {
       doc: "the blob replicas' shared store; a gateway reads committed blobs from it if it is the same (ADR 23)",
     },
+  },
+  WHARF_PROXY_CONFIG: {
+    parse: p.path,
+    doc: 'upstream registries to mirror, a YAML file (see Pull-through cache)',
+    services: 'gateway',
   },
   WHARF_SCHEMA1_SIGNING_KEY: {
     parse: p.path,

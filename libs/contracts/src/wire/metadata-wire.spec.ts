@@ -94,6 +94,17 @@ const CASES: { [K in keyof MetadataOps]: Case<K> } = {
           event: ANONYMOUS,
         },
       ],
+      // A pull-through cache's copy of an upstream manifest.
+      [
+        { repository: 'hub/library/nginx', reference: DIGEST, contentType: MT, body: BODY, proxied: true },
+        {
+          repository: 'hub/library/nginx',
+          reference: DIGEST,
+          contentType: MT,
+          body: BODY.toString('base64'),
+          proxied: true,
+        },
+      ],
     ],
     replies: [
       [{ digest: DIGEST }, { digest: DIGEST }],
@@ -235,6 +246,27 @@ const CASES: { [K in keyof MetadataOps]: Case<K> } = {
       [null, { link: null }],
     ],
   },
+  claimFill: {
+    requests: [
+      [
+        { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1', ttlMs: 30_000 },
+        { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1', ttlMs: 30_000 },
+      ],
+    ],
+    replies: [
+      [{ claimed: true }, { claimed: true }],
+      [{ claimed: false }, { claimed: false }],
+    ],
+  },
+  releaseFill: {
+    requests: [
+      [
+        { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1' },
+        { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1' },
+      ],
+    ],
+    replies: [[undefined, {}]],
+  },
 };
 
 describe('the metadata operations on the wire', () => {
@@ -266,6 +298,13 @@ describe('the metadata operations on the wire', () => {
     const read = METADATA_OPS.statBlob.request(old);
     expect(read).toEqual(old);
     expect('head' in read).toBe(false);
+  });
+
+  it('a putManifest from a gateway older than `proxied` reads as an ordinary push', () => {
+    const old = { repository: 'team/app', reference: 'v1', contentType: MT, body: BODY.toString('base64') };
+    const read = METADATA_OPS.putManifest.request(old);
+    expect('proxied' in read).toBe(false);
+    expect(onWire(METADATA_OPS.putManifest.writeRequest({ ...read, proxied: undefined }))).toEqual(old);
   });
 
   it('fields an operation does not declare neither leave nor arrive', () => {
@@ -337,6 +376,20 @@ describe('the metadata operations on the wire', () => {
       /manifests\[0\]\.annotations\.a/,
     );
     refused(() => METADATA_OPS.statBlob.response({}), /link/);
+    refused(() => METADATA_OPS.claimFill.request({ key: 'k', holder: 'h', ttlMs: -1 }), /ttlMs/);
+    refused(() => METADATA_OPS.claimFill.request({ key: 'k', ttlMs: 1 }), /holder/);
+    refused(() => METADATA_OPS.claimFill.response({ claimed: 'yes' }), /claimed/);
+    refused(
+      () =>
+        METADATA_OPS.putManifest.request({
+          repository: 'a',
+          reference: 'v1',
+          contentType: MT,
+          body: '',
+          proxied: 1,
+        }),
+      /proxied/,
+    );
     refused(() => METADATA_OPS.deleteManifest.response(5), /\(root\) is not an object/);
   });
 });

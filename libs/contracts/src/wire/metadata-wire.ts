@@ -73,6 +73,12 @@ export const METADATA_API_OPS = {
       contentType: str,
       body: bytes,
       event,
+      /**
+       * Set by a pull-through cache: the manifest was copied from an upstream, whose blobs and child
+       * manifests are fetched only when pulled, so they need not be linked here yet and an absent
+       * config is tolerated. Optional so older gateways' requests still read as ordinary pushes.
+       */
+      proxied: bool.optional(),
     }),
     reply(manifestPutResult),
   ),
@@ -103,6 +109,14 @@ export const METADATA_API_OPS = {
     z.object({ repository: str, digest: str, from: str.optional(), event }),
     boxed('link', blobLink.nullable()),
   ),
+  /**
+   * A pull-through cache's lease on one fill (e.g. a blob fetched from an upstream), so that one
+   * gateway fetches while the others wait: claimed when nobody holds `key`, the holder's lease ran
+   * out, or `holder` already holds it (a renewal, which extends it to `ttlMs` from now).
+   */
+  claimFill: op(z.object({ key: str, holder: str, ttlMs: count }), reply(z.object({ claimed: bool }))),
+  /** Ends the lease on `key` if `holder` holds it; otherwise nothing changes. */
+  releaseFill: op(z.object({ key: str, holder: str }), noReply),
 };
 
 export const METADATA_OPS = {

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { BLOB_API, METADATA_API, type BlobApi, type MetadataApi } from '@wharf/contracts';
+import { BLOB_API, METADATA_API, type BlobApi, type BlobLink, type MetadataApi } from '@wharf/contracts';
 import { RegistryError, methodNotAllowed, parseRange } from '@wharf/oci';
+import { PULL_THROUGH, asRegistryError, type PullThrough } from '@wharf/proxy';
 import { etagMatches } from '../http/conditional';
 import { eventContext } from '../http/event-context';
-import type { Exchange } from '../http/exchange';
+import { API_VERSION, type Exchange } from '../http/exchange';
 import { requireDigest } from './names';
 import { SmallBlobCache } from './small-blobs';
 
@@ -18,6 +19,7 @@ export class BlobsHandler {
     @Inject(BLOB_API) private readonly blobs: BlobApi,
     private readonly small: SmallBlobCache,
     @Optional() @Inject(REDIRECT_BLOBS) private readonly redirect: boolean = false,
+    @Optional() @Inject(PULL_THROUGH) private readonly proxy: PullThrough | null = null,
   ) {}
 
   async handle(x: Exchange, name: string, digest: string): Promise<void> {
@@ -39,21 +41,25 @@ export class BlobsHandler {
 
   private async get(x: Exchange, name: string, digest: string): Promise<void> {
     // The repository link is the access boundary: a blob stored for another repository is unknown here.
-    const link = await this.metadata.statBlob({
+    const stat = await this.metadata.statBlob({
       repository: name,
       digest,
       event: eventContext(x),
       // Only when true: a GET's request stays as earlier releases wrote it.
       ...(x.method === 'HEAD' ? { head: true } : {}),
     });
-    if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     const etag = `"${digest}"`;
     const common = {
       'Docker-Content-Digest': digest,
       ETag: etag,
       'Cache-Control': 'max-age=31536000',
       'Accept-Ranges': 'bytes',
+      ...(x.proxy?.namespace ? { 'OCI-Namespace': x.proxy.namespace } : {}),
     };
+    if (stat && x.proxy) this.proxy?.metrics.hit(x.proxy.upstream.name);
+    const link = stat ?? (await this.fill(x, digest, common));
+    if (link === 'streamed') return;
+    if (!link) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
     if (etagMatches(x.header('if-none-match'), digest)) return x.send(304, common);
     const ifRange = x.header('if-range');
     const range =
@@ -85,5 +91,28 @@ export class BlobsHandler {
     }
     const stream = await this.blobs.openBlob({ digest, range: range ?? undefined });
     await x.stream(range ? 206 : 200, { ...headers, ...rangeHeaders, 'Content-Length': length }, stream);
+  }
+
+  /**
+   * A mirrored repository's blob not stored yet: a HEAD asks the upstream for the size only; a GET
+   * of the whole blob is answered while the bytes are stored, other GETs once they are.
+   */
+  private async fill(
+    x: Exchange,
+    digest: string,
+    common: Record<string, string>,
+  ): Promise<BlobLink | 'streamed' | null> {
+    if (!x.proxy || !this.proxy) return null;
+    const target = x.proxy;
+    try {
+      if (x.method === 'HEAD') return await this.proxy.headBlob(target, digest);
+      const whole = !x.header('range') && !x.header('if-none-match');
+      const sink = whole
+        ? { res: x.res, headers: { ...API_VERSION, ...common, 'Content-Type': 'application/octet-stream' } }
+        : undefined;
+      return await this.proxy.blobs.ensure(target, digest, sink);
+    } catch (e) {
+      throw asRegistryError(e, 'blob', { digest });
+    }
   }
 }

@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { METADATA_API, type MetadataApi } from '@wharf/contracts';
 import { RegistryError, looksLikeDigest, methodNotAllowed, parseReference } from '@wharf/oci';
+import { PULL_THROUGH, asRegistryError, type PullThrough } from '@wharf/proxy';
 import { readLimitedBody } from '../http/body';
 import { etagMatches } from '../http/conditional';
 import { eventContext } from '../http/event-context';
@@ -9,7 +10,10 @@ import type { Exchange } from '../http/exchange';
 /** GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference> */
 @Injectable()
 export class ManifestsHandler {
-  constructor(@Inject(METADATA_API) private readonly metadata: MetadataApi) {}
+  constructor(
+    @Inject(METADATA_API) private readonly metadata: MetadataApi,
+    @Optional() @Inject(PULL_THROUGH) private readonly proxy: PullThrough | null = null,
+  ) {}
 
   async handle(x: Exchange, name: string, reference: string): Promise<void> {
     const ref = parseReference(reference);
@@ -36,18 +40,25 @@ export class ManifestsHandler {
 
   private async get(x: Exchange, name: string, reference: string): Promise<void> {
     const head = x.method === 'HEAD';
-    const m = await this.metadata.getManifest({
+    const req = {
       repository: name,
       reference,
       accept: x.headerValues('accept'),
       head,
       event: eventContext(x),
-    });
+    };
+    const m =
+      x.proxy && this.proxy
+        ? await this.proxy.manifests.get(x.proxy, req).catch((e: unknown) => {
+            throw asRegistryError(e, 'manifest', { reference });
+          })
+        : await this.metadata.getManifest(req);
     const headers = {
       'Content-Type': m.mediaType,
       'Content-Length': m.size,
       'Docker-Content-Digest': m.digest,
       ETag: `"${m.digest}"`,
+      ...(x.proxy?.namespace ? { 'OCI-Namespace': x.proxy.namespace } : {}),
     };
     if (etagMatches(x.header('if-none-match'), m.digest)) {
       return x.send(304, { 'Docker-Content-Digest': m.digest, ETag: headers.ETag });

@@ -3,9 +3,10 @@ import type { Readable } from 'node:stream';
 import { copyBlob } from '@wharf/contracts';
 import { isDatabaseUnavailable } from '@wharf/database';
 import { ERROR_CODES, RegistryError } from '@wharf/oci';
+import type { ProxyTarget } from '@wharf/proxy';
 
 /** Every response carries it, 401s and 404s included, as Distribution does. */
-const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
+export const API_VERSION = { 'Docker-Distribution-API-Version': 'registry/2.0' };
 
 /**
  * One request/response pair, with the few operations handlers need. Handlers work on Node's own
@@ -16,6 +17,8 @@ export class Exchange {
   readonly query: URLSearchParams;
   /** The authenticated user, once the access guard has let the request through (for events). */
   actor?: string;
+  /** The upstream a mirrored repository's misses come from (pull-through cache), when it is one. */
+  proxy?: ProxyTarget;
 
   constructor(
     readonly req: IncomingMessage,

@@ -4,6 +4,7 @@ import { MetadataGc1764600000000 } from './1764600000000-gc';
 import { MetadataEvents1764700000000 } from './1764700000000-events';
 import { MetadataGcUnlinked1764800000000 } from './1764800000000-gc-unlinked';
 import { MetadataCacheCoherence1764900000000 } from './1764900000000-cache-coherence';
+import { MetadataProxyFills1765000000000 } from './1765000000000-proxy-fills';
 
 /** In order. Each one stays compatible with the release before it (rolling upgrades). */
 export const METADATA_MIGRATIONS = [
@@ -13,4 +14,5 @@ export const METADATA_MIGRATIONS = [
   MetadataEvents1764700000000,
   MetadataGcUnlinked1764800000000,
   MetadataCacheCoherence1764900000000,
+  MetadataProxyFills1765000000000,
 ];

@@ -84,6 +84,8 @@ describe('metadata over the wire', () => {
       linkBlob: undefined,
       unlinkBlob: undefined,
       mountBlob: null,
+      claimFill: { claimed: true },
+      releaseFill: undefined,
     };
     const { api, calls } = recordingApi(answers);
     const { remote } = overTheWire(api);
@@ -91,6 +93,10 @@ describe('metadata over the wire', () => {
     const requests: [keyof typeof answers, object][] = [
       ['getManifest', { repository, reference: 'v1', accept: ['*/*'], head: false, event: event('GET') }],
       ['putManifest', { repository, reference: 'v1', contentType: 'x', body: Buffer.from('{}') }],
+      [
+        'putManifest',
+        { repository, reference: 'v1', contentType: 'x', body: Buffer.from('{}'), proxied: true },
+      ],
       ['deleteManifest', { repository, reference: DIGEST, event: event('DELETE') }],
       ['listTags', { repository, n: 1 }],
       ['listRepositories', { last: 'a' }],
@@ -99,6 +105,8 @@ describe('metadata over the wire', () => {
       ['linkBlob', { repository, digest: DIGEST, size: 3, event: event('PUT') }],
       ['unlinkBlob', { repository, digest: DIGEST }],
       ['mountBlob', { repository, digest: DIGEST, from: 'team/base' }],
+      ['claimFill', { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1', ttlMs: 30_000 }],
+      ['releaseFill', { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1' }],
     ];
     for (const [name, req] of requests) {
       const answer = await (remote[name] as (r: object) => Promise<unknown>)(req);

@@ -9,3 +9,4 @@ export * from './gc-collector';
 export * from './gc-reports';
 export * from './events';
 export * from './cache-coherence';
+export * from './proxy-fills';

@@ -6,6 +6,9 @@ import type {
   BlobUnlinkRequest,
   CacheChange,
   Descriptor,
+  FillClaimRequest,
+  FillClaimResult,
+  FillReleaseRequest,
   ListReferrersRequest,
   ListRequest,
   ListResult,
@@ -137,5 +140,14 @@ export class CachingMetadataApi implements MetadataApi {
 
   mountBlob(req: BlobMountRequest): Promise<BlobLink | null> {
     return this.inner.mountBlob(req);
+  }
+
+  // Leases are shared between gateways: never answered from a cache.
+  claimFill(req: FillClaimRequest): Promise<FillClaimResult> {
+    return this.inner.claimFill(req);
+  }
+
+  releaseFill(req: FillReleaseRequest): Promise<void> {
+    return this.inner.releaseFill(req);
   }
 }

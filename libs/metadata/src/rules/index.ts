@@ -1,0 +1,2 @@
+export * from './rules-file';
+export * from './repository-rules';

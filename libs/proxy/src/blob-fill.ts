@@ -1,0 +1,212 @@
+import { once } from 'node:events';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { BlobApi, BlobLink, MetadataApi } from '@wharf/contracts';
+import { RegistryError } from '@wharf/oci';
+import type { ProxyMetrics } from './proxy-metrics';
+import type { ProxyTarget } from './proxy-names';
+import { UpstreamError, type UpstreamClient } from './upstream-client';
+
+/** Where a fill this gateway leads streams to, as the bytes arrive: the client that asked. */
+export interface BlobSink {
+  res: ServerResponse;
+  /** The answer's headers, Content-Length aside (the upstream's length goes in). */
+  headers: OutgoingHttpHeaders;
+}
+
+export interface BlobFillOptions {
+  /** How long a claim to fetch a blob outlives a gateway that died holding it. */
+  leaseMs: number;
+  /** How often a gateway waiting for another's fetch looks for the result. */
+  pollMs: number;
+  /** How long a waiting gateway waits for another's fetch before it answers an error. */
+  waitMs: number;
+}
+
+const DEFAULTS: BlobFillOptions = { leaseMs: 30_000, pollMs: 150, waitMs: 30 * 60_000 };
+
+/**
+ * Fills blobs of mirrored repositories from their upstream, one fetch per blob: within a process
+ * the callers share one promise; across gateways a lease in the metadata service (claimFill) picks
+ * the one that fetches while the others wait for its link. The leader writes the bytes into an
+ * upload that verifies the digest at commit, and streams them to its client as they arrive, holding
+ * back the last chunk until the commit says they are right: a client never receives all of a blob
+ * whose bytes do not match its digest, and nothing that does not match is stored.
+ */
+export class BlobFills {
+  private readonly inFlight = new Map<string, Promise<BlobLink>>();
+  private readonly opts: BlobFillOptions;
+
+  constructor(
+    private readonly metadata: MetadataApi,
+    private readonly blobs: BlobApi,
+    private readonly clientOf: (upstream: string) => UpstreamClient,
+    private readonly metrics: ProxyMetrics,
+    private readonly holder: string,
+    opts: Partial<BlobFillOptions> = {},
+  ) {
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  /**
+   * Makes `digest` a blob of `t.local`: linked from any repository that has it, else fetched. With
+   * `sink`, a fetch this call leads also answers the client; 'streamed' says it did.
+   */
+  async ensure(t: ProxyTarget, digest: string, sink?: BlobSink): Promise<BlobLink | 'streamed'> {
+    const deadline = Date.now() + this.opts.waitMs;
+    for (;;) {
+      const linked = await this.metadata.mountBlob({ repository: t.local, digest });
+      if (linked) return linked;
+      const running = this.inFlight.get(digest);
+      if (running) {
+        await running;
+        continue;
+      }
+      const { claimed } = await this.metadata.claimFill({
+        key: digest,
+        holder: this.holder,
+        ttlMs: this.opts.leaseMs,
+      });
+      if (claimed) return this.lead(t, digest, sink);
+      if (Date.now() > deadline) {
+        throw new UpstreamError(
+          t.upstream.name,
+          'unavailable',
+          `another gateway's fetch of ${digest} did not finish`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.opts.pollMs));
+    }
+  }
+
+  private async lead(t: ProxyTarget, digest: string, sink?: BlobSink): Promise<BlobLink | 'streamed'> {
+    let streamed = false;
+    const fill = this.fetch(t, digest, sink, () => (streamed = true));
+    const shared = fill.finally(() => {
+      this.inFlight.delete(digest);
+      void this.metadata.releaseFill({ key: digest, holder: this.holder }).catch(() => undefined);
+    });
+    this.inFlight.set(digest, shared);
+    const link = await shared;
+    return streamed ? 'streamed' : link;
+  }
+
+  private async fetch(
+    t: ProxyTarget,
+    digest: string,
+    sink: BlobSink | undefined,
+    onStreaming: () => void,
+  ): Promise<BlobLink> {
+    const name = t.upstream.name;
+    // The claim is renewed while the bytes flow, so a long layer keeps it and a dead gateway loses it.
+    const renew = setInterval(
+      () =>
+        void this.metadata
+          .claimFill({ key: digest, holder: this.holder, ttlMs: this.opts.leaseMs })
+          .catch(() => undefined),
+      Math.max(1000, Math.floor(this.opts.leaseMs / 3)),
+    );
+    renew.unref();
+    try {
+      const { size, body } = await this.clientOf(name).getBlob(t.remote, digest);
+      this.metrics.miss(name);
+      const known = Number.isSafeInteger(size) && size >= 0;
+      const res = sink && known ? sink.res : undefined;
+      if (res && sink) {
+        res.writeHead(200, { ...sink.headers, 'Content-Length': size });
+        onStreaming();
+      }
+      const stat = await this.store(t, digest, body, known ? size : undefined, res);
+      await this.metadata.linkBlob({ repository: t.local, digest, size: stat.size });
+      return stat;
+    } catch (e) {
+      if (e instanceof UpstreamError) this.metrics.errors.inc([name, e.failure]);
+      sink?.res.destroy();
+      throw e;
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /**
+   * Copies the upstream's bytes into an upload and to `res` (while the client stays), then commits;
+   * the client's last chunk goes out only after the commit verified the digest.
+   */
+  private async store(
+    t: ProxyTarget,
+    digest: string,
+    body: Readable,
+    size: number | undefined,
+    res: ServerResponse | undefined,
+  ): Promise<BlobLink> {
+    const upload = await this.blobs.startUpload({ repository: t.local });
+    const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    const committed = this.blobs.completeUpload({
+      repository: t.local,
+      id: upload.id,
+      digest,
+      chunk: { body: toStore, ...(size !== undefined ? { length: size } : {}) },
+    });
+    // If the store fails first, the copy below stops at its next wait instead of hanging.
+    const storeFailed = committed.then(
+      () => new Promise<never>(() => undefined),
+      (e: unknown) => {
+        throw e;
+      },
+    );
+    storeFailed.catch(() => undefined);
+    let clientOpen = res !== undefined;
+    res?.once('close', () => (clientOpen = false));
+    let held: Buffer | undefined;
+    let fetched = 0;
+    const counter = this.metrics.bytes.seriesFor([t.upstream.name]);
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        fetched += chunk.length;
+        counter.value += chunk.length;
+        if (!toStore.write(chunk)) await Promise.race([once(toStore, 'drain'), storeFailed]);
+        if (res && clientOpen) {
+          if (held && !res.write(held)) await drainedOrClosed(res);
+          held = chunk;
+        }
+      }
+      if (size !== undefined && fetched !== size) {
+        throw new UpstreamError(
+          t.upstream.name,
+          'unavailable',
+          `blob ${digest} ended after ${fetched} of ${size} bytes`,
+        );
+      }
+      toStore.end();
+      const stat = await committed;
+      if (res && clientOpen) res.end(held);
+      return stat;
+    } catch (e) {
+      body.destroy();
+      toStore.destroy();
+      await committed.catch(() => undefined);
+      await this.blobs.cancelUpload({ repository: t.local, id: upload.id }).catch(() => undefined);
+      if (e instanceof RegistryError && e.errors[0]?.code === 'DIGEST_INVALID') {
+        throw new UpstreamError(
+          t.upstream.name,
+          'corrupt',
+          `blob ${digest} from the upstream does not match its digest`,
+        );
+      }
+      throw e;
+    }
+  }
+}
+
+/** Resolves when `w` can take more, or is gone; leaves no listener behind either way. */
+function drainedOrClosed(w: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+  });
+}
