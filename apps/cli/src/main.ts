@@ -4,6 +4,8 @@ import type { DataSource } from 'typeorm';
 import type { GcMode } from './gc-command';
 
 const USAGE = `usage: wharf gc stats|--dry-run|run [--json]
+       wharf retention run [--dry-run] [--json]
+       wharf usage [--json]
        wharf --help
 
   stats      queue depth, overdue reviews, totals freed, last run
@@ -22,6 +24,9 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (args[0] === 'usage') return (await import('./usage-command')).usageMain(args.slice(1), json);
+  if (args[0] === 'retention')
+    return (await import('./retention-command')).retentionMain(args.slice(1), json);
   const parsed = gcMode(args);
   if (typeof parsed === 'string') {
     console.error(`${parsed}\n\n${USAGE}`);

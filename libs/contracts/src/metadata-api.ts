@@ -25,6 +25,7 @@ export type BlobStatRequest = OpRequest<MetadataOps['statBlob']>;
 export type BlobLinkRequest = OpRequest<MetadataOps['linkBlob']>;
 export type BlobUnlinkRequest = OpRequest<MetadataOps['unlinkBlob']>;
 export type BlobMountRequest = OpRequest<MetadataOps['mountBlob']>;
+export type UploadAdmitRequest = OpRequest<MetadataOps['admitUpload']>;
 export type FillClaimRequest = OpRequest<MetadataOps['claimFill']>;
 export type FillClaimResult = OpResponse<MetadataOps['claimFill']>;
 export type FillReleaseRequest = OpRequest<MetadataOps['releaseFill']>;
@@ -57,6 +58,8 @@ export interface MetadataApi {
    * without it, any repository does (automatic mount). Null when there is nothing to mount.
    */
   mountBlob(req: BlobMountRequest): Promise<BlobLink | null>;
+  /** Before an upload starts: raises DENIED when the namespace is already at or over its quota. */
+  admitUpload(req: UploadAdmitRequest): Promise<void>;
   /**
    * A pull-through cache's lease on one fill, shared by every gateway: claimed (true) when nobody
    * holds `key`, its lease ran out, or `holder` holds it already (renewed to `ttlMs` from now);

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
   blobUnlinked,
@@ -16,6 +16,8 @@ import { blobTarget } from './events/envelope';
 import { EVENT_OUTBOX, type EventRecorder } from './events/outbox';
 import { GC_OPTIONS, type GcOptions } from './gc/gc-options';
 import { METADATA_READ_CACHE, blobKey, type MetadataCache } from './read-cache';
+import { enforceQuota, quotaRuleFor } from './rules/quotas';
+import { NO_REPOSITORY_RULES, REPOSITORY_RULES, type RepositoryRules } from './rules/repository-rules';
 import type { Schema1Links } from './schema1.seam';
 import {
   ensureRepositoryId,
@@ -39,6 +41,9 @@ export class BlobLinks implements Schema1Links {
     @Inject(CACHE_COHERENCE) private readonly coherence: CacheCoherence,
     @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
     @Inject(GC_OPTIONS) private readonly gc: GcOptions,
+    @Optional()
+    @Inject(REPOSITORY_RULES)
+    private readonly rules: RepositoryRules = NO_REPOSITORY_RULES,
   ) {}
 
   async statBlob({ repository, digest, event, head }: BlobStatRequest): Promise<BlobLink | null> {
@@ -66,25 +71,31 @@ export class BlobLinks implements Schema1Links {
     return size === undefined ? undefined : { digest, size };
   }
 
-  async linkBlob({ repository, digest, size, event }: BlobLinkRequest): Promise<void> {
+  async linkBlob({ repository, digest, size, event, proxied }: BlobLinkRequest): Promise<void> {
     const pushed = this.events.enabled
       ? this.events.event('push', blobTarget(repository, digest, size, event), event)
       : undefined;
-    await this.link(repository, digest, size, pushed);
+    await this.link(repository, digest, size, pushed, undefined, proxied);
   }
 
-  /** Links a blob; with an event, records it in the same transaction. */
+  /**
+   * Links a blob; with an event, records it in the same transaction, and under a quota checks it
+   * there too (a refusal rolls the link back; the committed bytes are left to the collector's walk
+   * over unlinked blobs). A pull-through cache's fill (`proxied`) counts only under a literal rule.
+   */
   private async link(
     repository: string,
     digest: string,
     size: number,
     recorded?: RegistryEvent,
     mount?: { from: string | null },
+    proxied?: boolean,
   ): Promise<boolean> {
     const delayMs = this.gc.reviewDelayMs;
+    const quota = quotaRuleFor(await this.rules.current(), repository, proxied);
     // Every link queues the blob for GC review (uploaded or mounted is not yet referenced), taking
     // the review row before the links: the collector's lock order (store/gc-queue.ts).
-    if (recorded || mount) {
+    if (recorded || mount || quota) {
       const repositoryId = await ensureRepositoryId(this.ds, repository);
       return this.ds.transaction(async (em) => {
         await reviewBlobs(em, [digest], delayMs);
@@ -93,6 +104,7 @@ export class BlobLinks implements Schema1Links {
         if (mount && !(await lockSomeLink(em, digest, mount.from))) return false;
         await insertBlobLink(em, repositoryId, digest, size);
         if (recorded) await this.events.record(em, [recorded]);
+        if (quota) await enforceQuota(em, repository, quota);
         return true;
       });
     }
@@ -122,14 +134,14 @@ export class BlobLinks implements Schema1Links {
     if (!deleted) throw new RegistryError('BLOB_UNKNOWN', undefined, { digest });
   }
 
-  async mountBlob({ repository, digest, from, event }: BlobMountRequest): Promise<BlobLink | null> {
+  async mountBlob({ repository, digest, from, event, proxied }: BlobMountRequest): Promise<BlobLink | null> {
     const source = await mountSource(this.ds, digest, from ?? null);
     if (!source) return null;
     const { size } = source;
     const mounted = this.events.enabled
       ? this.events.event('mount', blobTarget(repository, digest, size, event, source.repository), event)
       : undefined;
-    return (await this.link(repository, digest, size, mounted, { from: from ?? null }))
+    return (await this.link(repository, digest, size, mounted, { from: from ?? null }, proxied))
       ? { digest, size }
       : null;
   }

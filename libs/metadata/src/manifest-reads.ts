@@ -22,6 +22,7 @@ import {
 import { manifestTarget } from './events/envelope';
 import { EVENT_OUTBOX, type EventRecorder } from './events/outbox';
 import { METADATA_READ_CACHE, manifestKey, tagKey, type MetadataCache } from './read-cache';
+import { NO_TAG_PULLS, TAG_PULLS, type TagPulls } from './rules/tag-pulls';
 import type { Schema1Rewriter, ServedManifest, StoredManifest } from './schema1.seam';
 import {
   listedRepositoryId,
@@ -46,14 +47,19 @@ export class ManifestReads {
     @Inject(METADATA_READ_CACHE) private readonly cache: MetadataCache,
     @Inject(SCHEMA1_REWRITER) private readonly schema1: Schema1Rewriter,
     @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
+    // Optional for callers outside Nest (tests): no pull times recorded then.
+    @Inject(TAG_PULLS) private readonly tagPulls: TagPulls = NO_TAG_PULLS,
   ) {}
 
   async getManifest(req: ManifestGetRequest): Promise<ManifestResult> {
     const result = await this.readManifest(req);
-    if (req.event && this.events.enabled) {
+    if (req.event) {
       const ref = parseReference(req.reference);
       const tag = ref?.kind === 'tag' ? ref.tag : undefined;
-      this.events.pull(manifestTarget(req.repository, result, tag, req.event), req.event);
+      // A client's read by tag, HEAD included (containerd resolves with HEAD, then GETs by digest).
+      if (tag !== undefined) this.tagPulls.pulled(req.repository, tag);
+      if (this.events.enabled)
+        this.events.pull(manifestTarget(req.repository, result, tag, req.event), req.event);
     }
     return result;
   }

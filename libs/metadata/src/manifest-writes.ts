@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import {
   BLOB_API,
@@ -28,6 +28,14 @@ import { manifestTarget } from './events/envelope';
 import { EVENT_OUTBOX, type EventRecorder } from './events/outbox';
 import { GC_OPTIONS, type GcOptions } from './gc/gc-options';
 import { configToStore } from './image-config';
+import {
+  checkImmutableManifestDelete,
+  checkImmutablePut,
+  checkImmutableTagDelete,
+  setImmutableTag,
+} from './rules/immutable-tags';
+import { enforceQuota, quotaRuleFor } from './rules/quotas';
+import { NO_REPOSITORY_RULES, REPOSITORY_RULES, type RepositoryRules } from './rules/repository-rules';
 import type { Schema1Rewriter } from './schema1.seam';
 import {
   deleteManifestQueued,
@@ -55,6 +63,9 @@ export class ManifestWrites {
     @Inject(SCHEMA1_REWRITER) private readonly schema1: Schema1Rewriter,
     @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
     @Inject(GC_OPTIONS) private readonly gc: GcOptions,
+    @Optional()
+    @Inject(REPOSITORY_RULES)
+    private readonly rules: RepositoryRules = NO_REPOSITORY_RULES,
   ) {}
 
   async putManifest(req: ManifestPutRequest): Promise<ManifestPutResult> {
@@ -79,6 +90,12 @@ export class ManifestWrites {
     const delayMs = this.gc.reviewDelayMs;
     const changes = ref.kind === 'tag' ? [tagChanged(req.repository, ref.tag)] : [];
     let recorded: string | undefined;
+    // A mirror's tags follow its upstream, immutable or not.
+    const immutable =
+      ref.kind === 'tag' && !req.proxied
+        ? (await this.rules.current()).immutableRule(req.repository, ref.tag)
+        : undefined;
+    const quota = quotaRuleFor(await this.rules.current(), req.repository, req.proxied);
 
     const stored = this.ds.transaction(async (em) => {
       // FOR SHARE keeps a concurrent blob unlink or manifest delete from slipping in between the
@@ -101,6 +118,8 @@ export class ManifestWrites {
       }
       // GC: a moved tag may leave its old manifest untagged; a push by digest starts untagged.
       // Queued before the manifest row is locked: the collector's order (review row, then manifest).
+      if (immutable && ref.kind === 'tag')
+        await checkImmutablePut(em, immutable, req.repository, repositoryId, ref.tag, digest);
       if (ref.kind === 'tag') await reviewTagTarget(em, repositoryId, ref.tag, digest, delayMs);
       else await reviewManifests(em, repositoryId, [digest], delayMs);
       await insertManifest(em, {
@@ -117,7 +136,8 @@ export class ManifestWrites {
       if (blobs.length) await insertManifestBlobs(em, repositoryId, digest, blobs);
       if (children.length) await insertManifestChildren(em, repositoryId, digest, children);
       if (ref.kind === 'tag') {
-        await putTag(em, repositoryId, ref.tag, digest);
+        if (immutable) await setImmutableTag(em, immutable, req.repository, repositoryId, ref.tag, digest);
+        else await putTag(em, repositoryId, ref.tag, digest);
         recorded = await this.coherence.record(em, changes);
       }
       if (this.events.enabled) {
@@ -126,6 +146,8 @@ export class ManifestWrites {
         const target = manifestTarget(req.repository, described, tag, req.event);
         await this.events.record(em, [this.events.event('push', target, req.event)]);
       }
+      // Last: the check holds the namespace's usage lock until commit (its blobs were checked when linked).
+      if (quota) await enforceQuota(em, req.repository, quota);
     });
     // Once settled (committed or not), before the 201: no cache anywhere may serve the tag's old
     // digest (ADR 24).
@@ -140,7 +162,11 @@ export class ManifestWrites {
     const changes = [ref.kind === 'digest' ? repositoryChanged(repository) : tagChanged(repository, ref.tag)];
     let recorded: string | undefined;
     const delayMs = this.gc.reviewDelayMs;
+    const rules = await this.rules.current();
     const remove = async (db: Queryable): Promise<boolean> => {
+      if (ref.kind === 'tag' && !(await checkImmutableTagDelete(db, rules, repository, ref.tag)))
+        return false;
+      if (ref.kind === 'digest') await checkImmutableManifestDelete(db, rules, repository, ref.digest);
       // Distribution reports each tag a manifest delete takes with it. Read without a lock, so the
       // GC's lock order (review row first) stays intact; a tag moved onto this manifest in the same
       // instant goes without its own delete event, the manifest's still fires.

@@ -21,6 +21,10 @@ import { METADATA_READ_CACHE, MetadataReadCache, NO_READ_CACHE, type ReadCacheOp
 import { schema1Providers, type Schema1Options } from './schema1.rewriter';
 import { NO_SCHEMA1 } from './schema1.seam';
 import { REPOSITORY_RULES, loadRepositoryRules } from './rules/repository-rules';
+import { NamespaceQuotas } from './rules/quotas';
+import { QuotaMetrics } from './rules/quota-metrics';
+import { RETENTION_OPTIONS, RetentionWorker } from './rules/retention-worker';
+import { NO_TAG_PULLS, TAG_PULLS, TagPulls } from './rules/tag-pulls';
 import { METADATA_DATA_SOURCE, SCHEMA1_REWRITER } from './tokens';
 
 export interface MetadataModuleOptions {
@@ -79,6 +83,8 @@ export class MetadataModule implements OnApplicationShutdown {
         ManifestWrites,
         BlobLinks,
         ProxyFills,
+        NamespaceQuotas,
+        QuotaMetrics,
         MetadataService,
         MetadataMetrics,
         { provide: METADATA_API, useExisting: MetadataService },
@@ -93,6 +99,18 @@ export class MetadataModule implements OnApplicationShutdown {
         ...coherenceProviders(opts.coherence),
         { provide: GC_OPTIONS, useValue: opts.gc ?? GC_DEFAULTS },
         { provide: REPOSITORY_RULES, useFactory: () => loadRepositoryRules(opts.rules?.file) },
+        // Pull times only where rules may read them; batched like pull events.
+        {
+          provide: TAG_PULLS,
+          inject: [METADATA_DATA_SOURCE],
+          useFactory: (ds: DataSource) =>
+            opts.rules?.file ? new TagPulls(ds, opts.events?.pullFlushMs ?? 1000) : NO_TAG_PULLS,
+        },
+        {
+          provide: RETENTION_OPTIONS,
+          useValue: { intervalMs: opts.rules?.retentionIntervalMs ?? 3_600_000 },
+        },
+        ...(opts.rules?.file ? [RetentionWorker] : []),
         ...(opts.gc ? [GcWorker] : []),
       ],
       exports: [
@@ -102,6 +120,7 @@ export class MetadataModule implements OnApplicationShutdown {
         CACHE_COHERENCE,
         CacheHolders,
         ...(opts.gc ? [GcWorker] : []),
+        ...(opts.rules?.file ? [RetentionWorker] : []),
       ],
     };
   }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type {
   BlobLink,
   BlobLinkRequest,
@@ -19,11 +19,13 @@ import type {
   ManifestPutResult,
   ManifestResult,
   MetadataApi,
+  UploadAdmitRequest,
 } from '@wharf/contracts';
 import { BlobLinks } from './blob-links.service';
 import { ManifestReads } from './manifest-reads';
 import { ManifestWrites } from './manifest-writes';
 import { ProxyFills } from './proxy-fills';
+import { NamespaceQuotas } from './rules/quotas';
 
 /**
  * MetadataApi, as bound in-process and answered on the wire: reads, writes, blob links and the
@@ -36,6 +38,7 @@ export class MetadataService implements MetadataApi {
     private readonly writes: ManifestWrites,
     private readonly links: BlobLinks,
     private readonly fills: ProxyFills,
+    @Optional() private readonly quotas?: NamespaceQuotas,
   ) {}
 
   getManifest(req: ManifestGetRequest): Promise<ManifestResult> {
@@ -76,6 +79,10 @@ export class MetadataService implements MetadataApi {
 
   mountBlob(req: BlobMountRequest): Promise<BlobLink | null> {
     return this.links.mountBlob(req);
+  }
+
+  async admitUpload({ repository }: UploadAdmitRequest): Promise<void> {
+    await this.quotas?.admitUpload(repository);
   }
 
   claimFill(req: FillClaimRequest): Promise<FillClaimResult> {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
@@ -30,7 +31,7 @@ const DEFAULTS: BlobFillOptions = { leaseMs: 30_000, pollMs: 150, waitMs: 30 * 6
  * the callers share one promise; across gateways a lease in the metadata service (claimFill) picks
  * the one that fetches while the others wait for its link. The leader writes the bytes into an
  * upload that verifies the digest at commit, and streams them to its client as they arrive, holding
- * back the last chunk until the commit says they are right: a client never receives all of a blob
+ * back the last chunk until its own hash says they are right: a client never receives all of a blob
  * whose bytes do not match its digest, and nothing that does not match is stored.
  */
 export class BlobFills {
@@ -55,7 +56,7 @@ export class BlobFills {
   async ensure(t: ProxyTarget, digest: string, sink?: BlobSink): Promise<BlobLink | 'streamed'> {
     const deadline = Date.now() + this.opts.waitMs;
     for (;;) {
-      const linked = await this.metadata.mountBlob({ repository: t.local, digest });
+      const linked = await this.metadata.mountBlob({ repository: t.local, digest, proxied: true });
       if (linked) return linked;
       const running = this.inFlight.get(digest);
       if (running) {
@@ -108,7 +109,17 @@ export class BlobFills {
     );
     renew.unref();
     try {
-      const { size, body } = await this.clientOf(name).getBlob(t.remote, digest);
+      // The upload session opens while the upstream answers: one round trip less before the first byte.
+      const opening = this.blobs.startUpload({ repository: t.local });
+      const fetching = this.clientOf(name).getBlob(t.remote, digest);
+      const [opened, fetched] = await Promise.allSettled([opening, fetching]);
+      if (opened.status === 'rejected' || fetched.status === 'rejected') {
+        if (fetched.status === 'fulfilled') fetched.value.body.destroy();
+        if (opened.status === 'fulfilled')
+          void this.blobs.cancelUpload({ repository: t.local, id: opened.value.id }).catch(() => undefined);
+        throw fetched.status === 'rejected' ? fetched.reason : (opened as PromiseRejectedResult).reason;
+      }
+      const { size, body } = fetched.value;
       this.metrics.miss(name);
       const known = Number.isSafeInteger(size) && size >= 0;
       const res = sink && known ? sink.res : undefined;
@@ -116,8 +127,8 @@ export class BlobFills {
         res.writeHead(200, { ...sink.headers, 'Content-Length': size });
         onStreaming();
       }
-      const stat = await this.store(t, digest, body, known ? size : undefined, res);
-      await this.metadata.linkBlob({ repository: t.local, digest, size: stat.size });
+      const stat = await this.store(t, digest, opened.value.id, body, known ? size : undefined, res);
+      await this.metadata.linkBlob({ repository: t.local, digest, size: stat.size, proxied: true });
       return stat;
     } catch (e) {
       if (e instanceof UpstreamError) this.metrics.errors.inc([name, e.failure]);
@@ -130,20 +141,20 @@ export class BlobFills {
 
   /**
    * Copies the upstream's bytes into an upload and to `res` (while the client stays), then commits;
-   * the client's last chunk goes out only after the commit verified the digest.
+   * the client's last chunk goes out once the bytes hash to the digest.
    */
   private async store(
     t: ProxyTarget,
     digest: string,
+    uploadId: string,
     body: Readable,
     size: number | undefined,
     res: ServerResponse | undefined,
   ): Promise<BlobLink> {
-    const upload = await this.blobs.startUpload({ repository: t.local });
     const toStore = new PassThrough({ highWaterMark: 1 << 20 });
     const committed = this.blobs.completeUpload({
       repository: t.local,
-      id: upload.id,
+      id: uploadId,
       digest,
       chunk: { body: toStore, ...(size !== undefined ? { length: size } : {}) },
     });
@@ -159,17 +170,35 @@ export class BlobFills {
     res?.once('close', () => (clientOpen = false));
     let held: Buffer | undefined;
     let fetched = 0;
+    // Hashed here too, so the client's last chunk waits for the digest only, not for the store's
+    // durable commit (tens of ms of fsync per layer on a cold pull).
+    const hash = res && digest.startsWith('sha256:') ? createHash('sha256') : undefined;
     const counter = this.metrics.bytes.seriesFor([t.upstream.name]);
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        fetched += chunk.length;
-        counter.value += chunk.length;
-        if (!toStore.write(chunk)) await Promise.race([once(toStore, 'drain'), storeFailed]);
-        if (res && clientOpen) {
-          if (held && !res.write(held)) await drainedOrClosed(res);
-          held = chunk;
-        }
-      }
+      // Events rather than `for await`: a promise per chunk costs a third of the throughput here.
+      await new Promise<void>((resolve, reject) => {
+        let waiting = 0;
+        const resume = (): void => {
+          if (--waiting === 0) body.resume();
+        };
+        const wait = (ready: Promise<unknown>): void => {
+          if (waiting++ === 0) body.pause();
+          void ready.then(resume, reject);
+        };
+        body.on('data', (chunk: Buffer) => {
+          fetched += chunk.length;
+          counter.value += chunk.length;
+          hash?.update(chunk);
+          if (!toStore.write(chunk)) wait(Promise.race([once(toStore, 'drain'), storeFailed]));
+          if (res && clientOpen) {
+            if (held && !res.write(held)) wait(drainedOrClosed(res));
+            held = chunk;
+          }
+        });
+        body.once('end', resolve);
+        body.once('error', reject);
+        storeFailed.catch(reject);
+      });
       if (size !== undefined && fetched !== size) {
         throw new UpstreamError(
           t.upstream.name,
@@ -177,25 +206,27 @@ export class BlobFills {
           `blob ${digest} ended after ${fetched} of ${size} bytes`,
         );
       }
+      if (hash && `sha256:${hash.digest('hex')}` !== digest) throw corrupt(t, digest);
       toStore.end();
-      const stat = await committed;
       if (res && clientOpen) res.end(held);
-      return stat;
+      return await committed;
     } catch (e) {
       body.destroy();
       toStore.destroy();
       await committed.catch(() => undefined);
-      await this.blobs.cancelUpload({ repository: t.local, id: upload.id }).catch(() => undefined);
-      if (e instanceof RegistryError && e.errors[0]?.code === 'DIGEST_INVALID') {
-        throw new UpstreamError(
-          t.upstream.name,
-          'corrupt',
-          `blob ${digest} from the upstream does not match its digest`,
-        );
-      }
+      await this.blobs.cancelUpload({ repository: t.local, id: uploadId }).catch(() => undefined);
+      if (e instanceof RegistryError && e.errors[0]?.code === 'DIGEST_INVALID') throw corrupt(t, digest);
       throw e;
     }
   }
+}
+
+function corrupt(t: ProxyTarget, digest: string): UpstreamError {
+  return new UpstreamError(
+    t.upstream.name,
+    'corrupt',
+    `blob ${digest} from the upstream does not match its digest`,
+  );
 }
 
 /** Resolves when `w` can take more, or is gone; leaves no listener behind either way. */

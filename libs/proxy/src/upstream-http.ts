@@ -198,7 +198,9 @@ export class HttpTransport {
       timer = setTimeout(onIdle, idleMs);
       timer.unref();
     };
+    // Room for a megabyte either side: with the 16 KiB default the socket is paused every few chunks.
     const out = new Transform({
+      highWaterMark: 1 << 20,
       transform(chunk: Buffer, _enc, done) {
         seen += chunk.length;
         arm();

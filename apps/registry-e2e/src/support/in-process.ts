@@ -28,21 +28,31 @@ export function createTestDatabase(): { url: string; drop(): void } {
   };
 }
 
-export async function startInProcessRegistry(env: Record<string, string> = {}): Promise<TestRegistry> {
+export interface InProcessRegistry extends TestRegistry {
+  /** Closes the registry and starts it again on the same port, database and data directory. */
+  restart(): Promise<void>;
+}
+
+export async function startInProcessRegistry(env: Record<string, string> = {}): Promise<InProcessRegistry> {
   const db = createTestDatabase();
   const dataDir = mkdtempSync(join(tmpdir(), 'wharf-e2e-'));
-  const config = loadConfig({
+  const settings = {
     WHARF_HTTP_ADDR: '127.0.0.1:0',
     WHARF_DATA_DIR: dataDir,
     WHARF_DATABASE_URL: db.url,
     WHARF_LOG_LEVEL: process.env.WHARF_LOG_LEVEL ?? 'warn',
     ...env,
-  });
-  const registry = await startRegistry(config);
+  };
+  let registry = await startRegistry(loadConfig(settings));
+  const url = registry.url;
   return {
-    url: registry.url,
-    host: new URL(registry.url).host,
+    url,
+    host: new URL(url).host,
     dataDir,
+    restart: async () => {
+      await registry.close();
+      registry = await startRegistry(loadConfig({ ...settings, WHARF_HTTP_ADDR: new URL(url).host }));
+    },
     stop: async () => {
       await registry.close();
       db.drop();

@@ -218,6 +218,10 @@ const CASES: { [K in keyof MetadataOps]: Case<K> } = {
         { repository: 'team/app', digest: DIGEST, size: 5, event: EVENT },
         { repository: 'team/app', digest: DIGEST, size: 5, event: EVENT },
       ],
+      [
+        { repository: 'hub/library/nginx', digest: DIGEST, size: 5, proxied: true },
+        { repository: 'hub/library/nginx', digest: DIGEST, size: 5, proxied: true },
+      ],
     ],
     replies: [[undefined, {}]],
   },
@@ -245,6 +249,10 @@ const CASES: { [K in keyof MetadataOps]: Case<K> } = {
       [LINK, { link: LINK }],
       [null, { link: null }],
     ],
+  },
+  admitUpload: {
+    requests: [[{ repository: 'team/app' }, { repository: 'team/app' }]],
+    replies: [[undefined, {}]],
   },
   claimFill: {
     requests: [

@@ -43,6 +43,12 @@ const descriptor = z.object({
  */
 const event = eventContext.optional();
 
+/**
+ * Set by a pull-through cache filling a link from its upstream: a quota counts it only where a rule
+ * names the namespace literally. Optional, so other callers' requests read as ordinary pushes.
+ */
+const proxied = bool.optional();
+
 const page = z.object({
   /** Page size; undefined means "all" for tags (capped by the service). */
   n: count.optional(),
@@ -103,12 +109,17 @@ export const METADATA_API_OPS = {
     }),
     boxed('link', blobLink.nullable()),
   ),
-  linkBlob: op(z.object({ repository: str, digest: str, size: count, event }), noReply),
+  linkBlob: op(z.object({ repository: str, digest: str, size: count, event, proxied }), noReply),
   unlinkBlob: op(z.object({ repository: str, digest: str, event }), noReply),
   mountBlob: op(
-    z.object({ repository: str, digest: str, from: str.optional(), event }),
+    z.object({ repository: str, digest: str, from: str.optional(), event, proxied }),
     boxed('link', blobLink.nullable()),
   ),
+  /**
+   * Before an upload starts (POST, not a mount): raises DENIED when the repository's namespace is
+   * already at or over its quota, so a client does not send bytes that could never be linked.
+   */
+  admitUpload: op(z.object({ repository: str }), noReply),
   /**
    * A pull-through cache's lease on one fill (e.g. a blob fetched from an upstream), so that one
    * gateway fetches while the others wait: claimed when nobody holds `key`, the holder's lease ran

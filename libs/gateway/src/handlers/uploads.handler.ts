@@ -48,6 +48,8 @@ export class UploadsHandler {
         if (linked) return this.created(x, name, linked.digest);
       }
     }
+    // A namespace at its quota could not link what would be uploaded: refused before any byte is sent.
+    await this.metadata.admitUpload({ repository: name });
     const digest = x.query.get('digest');
     if (digest !== null && mount === null) {
       requireDigest(digest);

@@ -5,6 +5,7 @@ import { blobTarget, manifestTarget } from '../events/envelope';
 import { EVENT_OUTBOX, type EventRecorder } from '../events/outbox';
 import { releaseCacheHolder, renewCacheHolder } from '../store';
 import { METADATA_DATA_SOURCE } from '../tokens';
+import { TAG_PULLS, type TagPulls } from '../rules/tag-pulls';
 
 /** Leases shorter than this would have holders renewing all the time; longer ones slow writers. */
 const MIN_LEASE_MS = 1000;
@@ -16,6 +17,7 @@ export class CacheHolders implements OpHandlers<CacheOps> {
   constructor(
     @Inject(METADATA_DATA_SOURCE) private readonly ds: DataSource,
     @Inject(EVENT_OUTBOX) private readonly events: EventRecorder,
+    @Inject(TAG_PULLS) private readonly tagPulls: TagPulls,
   ) {}
 
   async renewLease(req: {
@@ -24,15 +26,17 @@ export class CacheHolders implements OpHandlers<CacheOps> {
   }): Promise<{ lost: boolean; pullEvents?: boolean }> {
     const leaseMs = Math.min(MAX_LEASE_MS, Math.max(MIN_LEASE_MS, req.leaseMs));
     const lost = await renewCacheHolder(this.ds, req.holder, leaseMs);
-    return { lost, pullEvents: this.events.enabled };
+    return { lost, pullEvents: this.events.enabled || this.tagPulls.enabled };
   }
 
   async releaseLease(req: { holder: string }): Promise<void> {
     await releaseCacheHolder(this.ds, req.holder);
   }
 
-  /** Pulls answered from a gateway's cache: pull events, as if this service had answered them. */
+  /** Pulls answered from a gateway's cache: pull events and tag pull times, as if this service had answered them. */
   async recordPulls(req: { pulls: PullRecord[] }): Promise<void> {
+    // Pull times by tag (retention), kept as if this service had answered them too.
+    for (const p of req.pulls) if (p.tag !== undefined) this.tagPulls.pulled(p.repository, p.tag);
     if (!this.events.enabled) return;
     for (const p of req.pulls) {
       const target =

@@ -5,6 +5,8 @@ import { MetadataEvents1764700000000 } from './1764700000000-events';
 import { MetadataGcUnlinked1764800000000 } from './1764800000000-gc-unlinked';
 import { MetadataCacheCoherence1764900000000 } from './1764900000000-cache-coherence';
 import { MetadataProxyFills1765000000000 } from './1765000000000-proxy-fills';
+import { MetadataTagPulls1765100000000 } from './1765100000000-tag-pulls';
+import { MetadataNamespaceUsage1765200000000 } from './1765200000000-namespace-usage';
 
 /** In order. Each one stays compatible with the release before it (rolling upgrades). */
 export const METADATA_MIGRATIONS = [
@@ -15,4 +17,6 @@ export const METADATA_MIGRATIONS = [
   MetadataGcUnlinked1764800000000,
   MetadataCacheCoherence1764900000000,
   MetadataProxyFills1765000000000,
+  MetadataTagPulls1765100000000,
+  MetadataNamespaceUsage1765200000000,
 ];

@@ -84,6 +84,7 @@ describe('metadata over the wire', () => {
       linkBlob: undefined,
       unlinkBlob: undefined,
       mountBlob: null,
+      admitUpload: undefined,
       claimFill: { claimed: true },
       releaseFill: undefined,
     };
@@ -105,6 +106,8 @@ describe('metadata over the wire', () => {
       ['linkBlob', { repository, digest: DIGEST, size: 3, event: event('PUT') }],
       ['unlinkBlob', { repository, digest: DIGEST }],
       ['mountBlob', { repository, digest: DIGEST, from: 'team/base' }],
+      ['mountBlob', { repository, digest: DIGEST, proxied: true }],
+      ['admitUpload', { repository }],
       ['claimFill', { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1', ttlMs: 30_000 }],
       ['releaseFill', { key: `hub/library/nginx@${DIGEST}`, holder: 'gw-1' }],
     ];

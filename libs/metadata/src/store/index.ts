@@ -10,3 +10,4 @@ export * from './gc-reports';
 export * from './events';
 export * from './cache-coherence';
 export * from './proxy-fills';
+export * from './retention';

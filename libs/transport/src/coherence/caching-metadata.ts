@@ -19,6 +19,7 @@ import type {
   ManifestPutResult,
   ManifestResult,
   MetadataApi,
+  UploadAdmitRequest,
 } from '@wharf/contracts';
 import { isSchema1MediaType, parseReference } from '@wharf/oci';
 import { GenerationCache, blobKey, invalidate, manifestKey, tagKey } from './generations';
@@ -140,6 +141,11 @@ export class CachingMetadataApi implements MetadataApi {
 
   mountBlob(req: BlobMountRequest): Promise<BlobLink | null> {
     return this.inner.mountBlob(req);
+  }
+
+  // Usage changes with every push, anywhere: never answered from a cache.
+  admitUpload(req: UploadAdmitRequest): Promise<void> {
+    return this.inner.admitUpload(req);
   }
 
   // Leases are shared between gateways: never answered from a cache.
