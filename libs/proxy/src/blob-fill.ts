@@ -35,7 +35,7 @@ const DEFAULTS: BlobFillOptions = { leaseMs: 30_000, pollMs: 150, waitMs: 30 * 6
  * whose bytes do not match its digest, and nothing that does not match is stored.
  */
 export class BlobFills {
-  private readonly inFlight = new Map<string, Promise<BlobLink>>();
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly opts: BlobFillOptions;
 
   constructor(
@@ -55,20 +55,47 @@ export class BlobFills {
    */
   async ensure(t: ProxyTarget, digest: string, sink?: BlobSink): Promise<BlobLink | 'streamed'> {
     const deadline = Date.now() + this.opts.waitMs;
+    const mount = () => this.metadata.mountBlob({ repository: t.local, digest, proxied: true });
     for (;;) {
-      const linked = await this.metadata.mountBlob({ repository: t.local, digest, proxied: true });
-      if (linked) return linked;
       const running = this.inFlight.get(digest);
       if (running) {
+        // Another request of this process is at it: its outcome (or its error) is ours.
         await running;
+        const linked = await mount();
+        if (linked) return linked;
         continue;
       }
-      const { claimed } = await this.metadata.claimFill({
-        key: digest,
-        holder: this.holder,
-        ttlMs: this.opts.leaseMs,
-      });
-      if (claimed) return this.lead(t, digest, sink);
+      // Taken before the first await, so this process never asks for its own claim twice.
+      let done!: () => void;
+      let failed!: (e: unknown) => void;
+      const mine = new Promise<void>((resolve, reject) => ((done = resolve), (failed = reject)));
+      mine.catch(() => undefined);
+      this.inFlight.set(digest, mine);
+      try {
+        // Both at once: a blob another repository holds is linked, and the claim given back.
+        const [linked, { claimed }] = await Promise.all([
+          mount(),
+          this.metadata.claimFill({ key: digest, holder: this.holder, ttlMs: this.opts.leaseMs }),
+        ]);
+        if (linked || claimed) {
+          try {
+            if (linked) return linked;
+            let streamed = false;
+            const link = await this.fetch(t, digest, sink, () => (streamed = true));
+            return streamed ? 'streamed' : link;
+          } finally {
+            if (claimed)
+              void this.metadata.releaseFill({ key: digest, holder: this.holder }).catch(() => undefined);
+          }
+        }
+      } catch (e) {
+        failed(e);
+        throw e;
+      } finally {
+        this.inFlight.delete(digest);
+        done();
+      }
+      // Another gateway fetches it: wait for its link.
       if (Date.now() > deadline) {
         throw new UpstreamError(
           t.upstream.name,
@@ -78,18 +105,6 @@ export class BlobFills {
       }
       await new Promise((r) => setTimeout(r, this.opts.pollMs));
     }
-  }
-
-  private async lead(t: ProxyTarget, digest: string, sink?: BlobSink): Promise<BlobLink | 'streamed'> {
-    let streamed = false;
-    const fill = this.fetch(t, digest, sink, () => (streamed = true));
-    const shared = fill.finally(() => {
-      this.inFlight.delete(digest);
-      void this.metadata.releaseFill({ key: digest, holder: this.holder }).catch(() => undefined);
-    });
-    this.inFlight.set(digest, shared);
-    const link = await shared;
-    return streamed ? 'streamed' : link;
   }
 
   private async fetch(

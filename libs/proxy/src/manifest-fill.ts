@@ -100,20 +100,23 @@ export class ManifestFills {
   }
 
   /**
-   * Stores the upstream's own bytes. An image's config comes first: the service reads it when it
-   * stores the manifest, and every client fetches it next anyway. Layers and child manifests
-   * come when pulled.
+   * Stores the upstream's own bytes, and an image's config beside them: every client fetches it
+   * next. Both at once: the service keeps a copy of the config with the manifest only when it can
+   * already read it, an optimisation the schema1 rewrite backfills on first use. Layers and child
+   * manifests come when pulled.
    */
   private async put(t: ProxyTarget, reference: string, m: UpstreamManifest): Promise<void> {
     const parsed = parseManifest(m.mediaType, m.body);
-    if (parsed.config?.digest) await this.blobs.ensure(t, parsed.config.digest);
-    await this.metadata.putManifest({
-      repository: t.local,
-      reference,
-      contentType: m.mediaType,
-      body: m.body,
-      proxied: true,
-    });
+    await Promise.all([
+      parsed.config?.digest ? this.blobs.ensure(t, parsed.config.digest) : undefined,
+      this.metadata.putManifest({
+        repository: t.local,
+        reference,
+        contentType: m.mediaType,
+        body: m.body,
+        proxied: true,
+      }),
+    ]);
   }
 
   private async storedDigest(repository: string, tag: string): Promise<string | undefined> {
