@@ -147,7 +147,8 @@ export class BlobFills {
       return stat;
     } catch (e) {
       if (e instanceof UpstreamError) this.metrics.errors.inc([name, e.failure]);
-      sink?.res.destroy();
+      // Once the answer has begun, only cutting it says it failed; before, the handler answers.
+      if (sink?.res.headersSent) sink.res.destroy();
       throw e;
     } finally {
       clearInterval(renew);
@@ -167,6 +168,8 @@ export class BlobFills {
     res: ServerResponse | undefined,
   ): Promise<BlobLink> {
     const toStore = new PassThrough({ highWaterMark: 1 << 20 });
+    // Destroyed with the reason when the copy fails: heard by the store's reader, if it listens yet.
+    toStore.on('error', () => undefined);
     const committed = this.blobs.completeUpload({
       repository: t.local,
       id: uploadId,
@@ -227,7 +230,8 @@ export class BlobFills {
       return await committed;
     } catch (e) {
       body.destroy();
-      toStore.destroy();
+      // With an error: the store's reader listens for one, and would wait forever for a quiet end.
+      toStore.destroy(e instanceof Error ? e : new Error(String(e)));
       await committed.catch(() => undefined);
       await this.blobs.cancelUpload({ repository: t.local, id: uploadId }).catch(() => undefined);
       if (e instanceof RegistryError && e.errors[0]?.code === 'DIGEST_INVALID') throw corrupt(t, digest);

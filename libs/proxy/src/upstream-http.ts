@@ -224,6 +224,11 @@ export class HttpTransport {
         this.error('unavailable', `blob body broke off after ${seen} bytes: ${e.code ?? e.message}`),
       ),
     );
+    // A connection cut mid-body may end the response with 'close' alone, without 'end' or 'error'.
+    res.on('close', () => {
+      if (!res.complete && !out.destroyed)
+        out.destroy(this.error('unavailable', `blob body broke off after ${seen} bytes`));
+    });
     out.on('close', () => {
       clearTimeout(timer);
       if (!res.complete) res.destroy();
