@@ -74,6 +74,12 @@ export async function startS3TestServer(options: S3TestServerOptions = {}): Prom
     await rm(directory, { recursive: true, force: true });
     throw err;
   }
+  // Node closes a kept-alive socket after 5 s idle by default; a client that picks it from its pool in
+  // that instant gets ECONNRESET (seen on a loaded machine). Real S3 keeps them far longer.
+  if (server.httpServer) {
+    server.httpServer.keepAliveTimeout = 65_000;
+    server.httpServer.headersTimeout = 66_000;
+  }
 
   return {
     endpoint: `http://127.0.0.1:${port}`,
