@@ -5,18 +5,31 @@ import { DrainingNatsServer } from './nats-server';
 
 const NATS_URL = process.env.WHARF_E2E_NATS_URL ?? 'nats://127.0.0.1:4222';
 
-/** A request in Nest's wire format, answered with the handler's value (or an error) as JSON. */
+/**
+ * A request in Nest's wire format, answered with the handler's value (or an error) as JSON. A server
+ * that has just subscribed on its own connection may not be known to NATS yet: "no responders" (503)
+ * is retried for a second before it counts.
+ */
 async function ask(nc: NatsConnection, subject: string, data: unknown, timeout = 5000): Promise<unknown> {
-  const msg = await nc.request(subject, JSON.stringify({ pattern: subject, data, id: randomUUID() }), {
-    timeout,
-  });
-  return (JSON.parse(new TextDecoder().decode(msg.data)) as { response?: unknown }).response;
+  const payload = JSON.stringify({ pattern: subject, data, id: randomUUID() });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const msg = await nc.request(subject, payload, { timeout });
+      return (JSON.parse(new TextDecoder().decode(msg.data)) as { response?: unknown }).response;
+    } catch (e) {
+      if ((e as { code?: string }).code !== '503' || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 async function until(condition: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
   if (!condition()) throw new Error('timed out');
 }
+
+// The default 5 s is too tight for a busy machine: each test waits on NATS round trips.
+jest.setTimeout(20_000);
 
 describe('DrainingNatsServer', () => {
   let nc: NatsConnection;
